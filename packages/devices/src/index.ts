@@ -1,1 +1,3 @@
+export type { DevicesErrorCode } from './errors';
+export { DevicesError } from './errors';
 export { VERSION } from './version';
