@@ -1,3 +1,45 @@
 export type { DevicesErrorCode } from './errors';
 export { DevicesError } from './errors';
+export {
+  ACPI_PM_BASE,
+  ACPI_SCI_IRQ,
+  BIOS_AREA_END,
+  BIOS_AREA_START,
+  DEBUG_EXIT_PORT,
+  DEBUG_EXIT_SIZE,
+  DEBUGCON_PORT,
+  DELAY_PORT_ED,
+  EBDA_START,
+  EXTENDED_MEMORY_START,
+  FW_CFG_DATA_PORT,
+  FW_CFG_PORT,
+  HPET_BASE,
+  HPET_SIZE,
+  I8042_COMMAND_PORT,
+  I8042_DATA_PORT,
+  IOAPIC_BASE,
+  IOAPIC_SIZE,
+  LAPIC_BASE,
+  LEGACY_HOLE_START,
+  PCI_CONFIG_ADDRESS_PORT,
+  PCI_CONFIG_DATA_PORT,
+  PORT92,
+  POST_PORT,
+  POST_PORT_190,
+  RESET_CONTROL_PORT,
+} from './firmware/platform';
+export type { PciBar, PciFunctionOptions } from './pci/function';
+export { PciFunction } from './pci/function';
+export type { BytePortDevice, PciHostOptions } from './pci/host';
+export { PciBus, PciHost } from './pci/host';
+export { createI440fxHostBridge } from './pci/i440fx';
+export { DebugConsole } from './system/debug-console';
+export { DebugExit, debugExitStatus } from './system/debug-exit';
+export type { ResetKind, SystemEvents } from './system/events';
+export type { I8042Options, I8042Stats } from './system/i8042';
+export { I8042, I8042_DATA, I8042_STATUS } from './system/i8042';
+export { Port92 } from './system/port92';
+export type { PostPortOptions } from './system/post';
+export { PostPort } from './system/post';
+export { ResetControl } from './system/reset-control';
 export { VERSION } from './version';
