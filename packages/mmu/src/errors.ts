@@ -44,5 +44,5 @@ export class MmuError extends Error {
 
 /** Format a guest address for messages: `0xfee00000`. */
 export function hex(value: number): string {
-  return Number.isFinite(value) && value >= 0 ? `0x${value.toString(16)}` : String(value);
+  return Number.isSafeInteger(value) && value >= 0 ? `0x${value.toString(16)}` : String(value);
 }
