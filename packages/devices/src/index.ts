@@ -33,9 +33,22 @@ export { PciFunction } from './pci/function';
 export type { BytePortDevice, PciHostOptions } from './pci/host';
 export { PciBus, PciHost } from './pci/host';
 export { createI440fxHostBridge } from './pci/i440fx';
+export type { AcpiPmOptions } from './system/acpi-pm';
+export {
+  ACPI_PM_SIZE,
+  ACPI_PM_TIMER_FREQUENCY,
+  ACPI_PM_TMR,
+  ACPI_PM1_CNT,
+  ACPI_PM1_EN,
+  ACPI_PM1_STS,
+  ACPI_SLP_TYP_S5,
+  AcpiPm,
+} from './system/acpi-pm';
 export { DebugConsole } from './system/debug-console';
 export { DebugExit, debugExitStatus } from './system/debug-exit';
 export type { ResetKind, SystemEvents } from './system/events';
+export type { HpetOptions, HpetStats } from './system/hpet';
+export { HPET_FREQUENCY, Hpet } from './system/hpet';
 export type { I8042Options, I8042Stats } from './system/i8042';
 export { I8042, I8042_DATA, I8042_STATUS } from './system/i8042';
 export { Port92 } from './system/port92';
