@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  APIC_ERR_READ_ONLY,
+  APIC_ERR_UNKNOWN,
   APIC_ESR_ILLEGAL_ADDRESS,
   APIC_ESR_RECV_ILLEGAL_VECTOR,
   APIC_ESR_SEND_ILLEGAL_VECTOR,
   APIC_OK,
-  APIC_ERR_READ_ONLY,
-  APIC_ERR_UNKNOWN,
   APIC_VERSION,
   LocalApic,
 } from '../src/index';
@@ -32,7 +32,12 @@ const XAPIC_TABLE: { off: number; name: string; reset: number; mask: number | nu
   { off: 0x390, name: 'TIMER_CURRENT', reset: 0, mask: null },
   { off: 0x3e0, name: 'TIMER_DIVIDE', reset: 0, mask: 0x0b },
   ...[0x100, 0x180, 0x200].flatMap((b, k) =>
-    [0, 1, 7].map((i) => ({ off: b + i * 16, name: `${['ISR', 'TMR', 'IRR'][k]}${i}`, reset: 0, mask: null })),
+    [0, 1, 7].map((i) => ({
+      off: b + i * 16,
+      name: `${['ISR', 'TMR', 'IRR'][k]}${i}`,
+      reset: 0,
+      mask: null,
+    })),
   ),
 ];
 
@@ -189,7 +194,9 @@ const X2_TABLE: { msr: number; name: string; read: boolean; write: number | null
   { msr: 0x83e, name: 'TDCR', read: true, write: 0x0b },
   { msr: 0x83f, name: 'SELF_IPI', read: false, write: 0xff },
 ];
-const X2_ABSENT = [0x800, 0x801, 0x804, 0x807, 0x809, 0x80c, 0x80e, 0x829, 0x82e, 0x831, 0x83a, 0x83d, 0x840, 0x8ff];
+const X2_ABSENT = [
+  0x800, 0x801, 0x804, 0x807, 0x809, 0x80c, 0x80e, 0x829, 0x82e, 0x831, 0x83a, 0x83d, 0x840, 0x8ff,
+];
 
 describe('x2APIC MSR table', () => {
   it.each(X2_TABLE)('$name ($msr): readable=$read, writable bits, #GP on reserved bits', (r) => {
