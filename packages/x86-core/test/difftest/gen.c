@@ -20,7 +20,7 @@
  *   C <form-index> <code> <regs-in> <eflags-in> <window-in|-> <regs-out> <eflags-out>
  *     <window-changes|-> <vector|-> <defined-flags> <undefined-register-bits|->
  * window-in is the 64-byte data window at WINDOW ('-' = all zero), window-changes lists
- * `offset=bytes` runs that differ after the instruction, vector is the exception (0 = #DE) whose
+ * `offset=bytes` runs that differ after the instruction, vector is the exception (0 #DE, 6 #UD) whose
  * register state is the state at the fault, defined-flags is the EFLAGS mask the SDM defines for
  * this case, and undefined-register-bits lists `reg=mask` bits whose final value the SDM leaves
  * undefined (BSF/BSR of 0, SHLD/SHRD of a 16-bit operand by more than 16).
@@ -247,7 +247,7 @@ static void modrm(Case *c, int regfield, int size, int allow_mem, int must_mem, 
 enum {
   K_ALU, K_TEST, K_INCDEC, K_NEGNOT, K_SHIFT, K_SHD, K_MULDIV, K_IMUL, K_BT, K_BS, K_SETCC, K_CMOV,
   K_CMPXCHG, K_CMPXCHG8B, K_XADD, K_BSWAP, K_MOVX, K_XCHG, K_MOV, K_LEA, K_CBW, K_LAHF, K_FLAGOP,
-  K_XLAT, K_STR
+  K_XLAT, K_STR, K_UD
 };
 typedef struct {
   char name[40];
@@ -310,6 +310,7 @@ static void build_forms(void) {
   add(K_XLAT, 0, 8, "XLAT");
   const char *str[] = {"MOVS", "CMPS", "STOS", "LODS", "SCAS"};
   for (int i = 0; i < 5; i++) addsz(K_STR, i, str[i], 1, 1, 1);
+  add(K_UD, 0, 32, "#UD: LOCK misuse, UD2");
 }
 
 /* Flags the SDM defines after a shift or rotate (SDM Vol. 2B, SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
@@ -662,6 +663,28 @@ static void gen_case(Case *c, Form *f) {
     c->host67 = 1;
     break;
   }
+  case K_UD: { /* SDM Vol. 2A, LOCK: #UD unless a lockable instruction with a memory destination */
+    int g = pick_reg(0), k = below(8), sz = below(2) ? 16 : 32;
+    if (k == 0) {
+      emit(c, 0x0f);
+      emit(c, 0x0b); /* UD2 */
+      break;
+    }
+    emit(c, 0xf0);
+    maybe_seg(c);
+    opsize(c, sz);
+    switch (k) {
+    case 1: emit(c, 0x01 + 8 * below(7)); modrm(c, g, sz, 0, 0, 0, 0, 0, &e); break; /* ALU reg, reg */
+    case 2: emit(c, 0x39); modrm(c, g, sz, 1, 1, 0, sz / 8, 0, &e); break;          /* CMP m, r */
+    case 3: emit(c, 0x85); modrm(c, g, sz, 1, 0, 0, sz / 8, 0, &e); break;          /* TEST */
+    case 4: emit(c, 0x89); modrm(c, g, sz, 1, 1, 0, sz / 8, 0, &e); break;          /* MOV m, r */
+    case 5: emit(c, 0x0f); emit(c, 0xa3); modrm(c, g, sz, 1, 1, 1u << g, sz / 8, 0, &e); break; /* BT m, r */
+    case 6: emit(c, 0x0f); emit(c, 0xaf); modrm(c, g, sz, 1, 0, 0, sz / 8, 0, &e); break;       /* IMUL */
+    default: emit(c, 0xff); modrm(c, below(2), sz, 0, 0, 0, 0, 0, &e); break;        /* INC/DEC reg */
+    }
+    if (k == 5 && e.mem) put_reg(c, g, sz, below(8)); /* keep the bit offset inside the window */
+    break;
+  }
   case K_STR: {
     /* op: 0 MOVS, 1 CMPS, 2 STOS, 3 LODS, 4 SCAS */
     const uint8_t opc[] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
@@ -770,7 +793,7 @@ static void run_case(Case *c) {
     c->flo = (uint32_t)ctx->flout & (ALLF | 2);
     c->exc = -1;
   } else {
-    if (gsig != SIGFPE || fault_rip != CODE_ADDR + insn_off) {
+    if ((gsig != SIGFPE && gsig != SIGILL) || fault_rip != CODE_ADDR + insn_off) {
       fprintf(stderr, "difftest: unexpected signal %d at %#lx (case bytes", (int)gsig, (unsigned long)fault_rip);
       for (int i = 0; i < c->len; i++) fprintf(stderr, " %02x", c->code[i]);
       fprintf(stderr, ")\n");
@@ -779,7 +802,7 @@ static void run_case(Case *c) {
     memcpy(c->ro, fault_regs, sizeof c->ro);
     c->ro[ESP] = c->r[ESP];
     c->flo = fault_fl & (ALLF | 2);
-    c->exc = 0; /* #DE */
+    c->exc = gsig == SIGFPE ? 0 : 6; /* #DE, #UD */
   }
   memcpy(c->memo, win, WINSZ);
   for (int i = 0; i < 0x1000; i++) {
