@@ -1,0 +1,24 @@
+/**
+ * What the dispatcher and the codecs need from guest-physical memory. The composer adapts
+ * @pv/mmu's physical memory to it; tests use a plain byte array.
+ */
+export interface GuestPhysMemory {
+  /**
+   * True iff every byte of [gpa, gpa + len) is plain guest RAM: not MMIO, not ROM, not a hole.
+   * Called with 0 ≤ gpa, len ≥ 1 and gpa + len ≤ 2^32 (the dispatcher checks wrap-around first).
+   */
+  isRam(gpa: number, len: number): boolean;
+  /** Copy `len` bytes at `gpa` into `dst[dstOffset…]`. Only called on ranges `isRam` accepted. */
+  read(gpa: number, dst: Uint8Array, dstOffset: number, len: number): void;
+  /** Copy `len` bytes from `src[srcOffset…]` to `gpa`. Only called on ranges `isRam` accepted. */
+  write(gpa: number, src: Uint8Array, srcOffset: number, len: number): void;
+}
+
+/** A `GuestPhysMemory` over one byte array mapped at guest-physical 0 (tests, simple hosts). */
+export function flatGuestMemory(ram: Uint8Array): GuestPhysMemory {
+  return {
+    isRam: (gpa, len) => gpa >= 0 && len >= 0 && gpa + len <= ram.length,
+    read: (gpa, dst, off, len) => dst.set(ram.subarray(gpa, gpa + len), off),
+    write: (gpa, src, off, len) => ram.set(src.subarray(off, off + len), gpa),
+  };
+}
