@@ -129,7 +129,17 @@ describe('LVT masking and local interrupt pins', () => {
   it('LINT0 ExtINT passes the 8259 through and takes its vector on INTA', () => {
     let acks = 0;
     const clock = new FakeClock();
-    const a = new LocalApic({ id: 0, clock, bsp: true, extInt: { acknowledge: () => (acks++, 0x08) } });
+    const a = new LocalApic({
+      id: 0,
+      clock,
+      bsp: true,
+      extInt: {
+        acknowledge: () => {
+          acks++;
+          return 0x08;
+        },
+      },
+    });
     // BSP reset: LINT0 = ExtINT, unmasked (QEMU's BIOS default), APIC software-disabled.
     expect(a.mmioRead(0x350, 4)).toBe(0x700);
     a.setLint0(true);
