@@ -1,0 +1,624 @@
+/**
+ * Intel 8254 programmable interval timer on the virtual clock (8254 datasheet; QEMU's
+ * `hw/timer/i8254_common.c` for the PC-specific conventions).
+ *
+ * Nothing ticks: each counter stores the PIT clock at which its current count started (`start`),
+ * and its counter value and OUT level are computed from the virtual clock on demand, so a read in
+ * the middle of a CPU slice is exact (the CPU syncs the clock before every bus call). Channel 0's
+ * OUT drives IRQ0 through the `irq` callback: the run loop asks `nextDeadline()` for the virtual
+ * cycle of the next rising edge and calls `update()` once the clock passes it; every guest access
+ * first delivers edges that fell due. Channel 2's gate and OUT are reached through port 0x61
+ * (`portB`), the way Linux calibrates the TSC.
+ *
+ * Deviations, all as in QEMU: a count is loaded at the write itself (not one CLK later), and a new
+ * count written in mode 2 or 3 takes effect at once rather than at the end of the current period.
+ */
+
+import type { VirtualClock } from '@pv/x86-core';
+import { cycleOfTick, ticksAt } from '../clock';
+import { checkState, DevicesError, stateBool, stateInt, stateNumber } from '../errors';
+import type { ByteDevice } from '../portbus';
+import {
+  PIT_BCD,
+  PIT_HZ,
+  PIT_MODE_HW_STROBE,
+  PIT_MODE_INTERRUPT_ON_TC,
+  PIT_MODE_MASK,
+  PIT_MODE_ONESHOT,
+  PIT_MODE_RATE,
+  PIT_MODE_SHIFT,
+  PIT_MODE_SQUARE,
+  PIT_RB_CH0,
+  PIT_RB_NO_COUNT,
+  PIT_RB_NO_STATUS,
+  PIT_RW_LATCH,
+  PIT_RW_LSB,
+  PIT_RW_MASK,
+  PIT_RW_MSB,
+  PIT_RW_SHIFT,
+  PIT_RW_WORD,
+  PIT_SC_READBACK,
+  PIT_SC_SHIFT,
+  PIT_STATUS_NULL_COUNT,
+  PIT_STATUS_OUT,
+  PORTB_REFRESH,
+  PORTB_REFRESH_TICKS,
+  PORTB_TIMER2_GATE,
+  PORTB_TIMER2_OUT,
+  PORTB_WRITABLE,
+} from './registers';
+
+/** Options of a PIT. */
+export interface PitOptions {
+  /** The machine's virtual clock. */
+  clock: VirtualClock;
+  /** Channel 0 OUT → IRQ0; called on every level change (each rising edge is a PIC request). */
+  irq: (level: boolean) => void;
+}
+
+/** Plain snapshot of one counter. */
+export interface PitChannelState {
+  mode: number;
+  bcd: boolean;
+  rw: number;
+  reload: number;
+  count: number;
+  loaded: boolean;
+  armed: boolean;
+  nullCount: boolean;
+  gate: boolean;
+  start: number;
+  frozen: number;
+  writeMsbNext: boolean;
+  writeLatch: number;
+  readMsbNext: boolean;
+  latched: boolean;
+  latchedCount: number;
+  latchMsbNext: boolean;
+  statusLatched: boolean;
+  status: number;
+}
+
+/** Plain, versioned snapshot of the PIT (tick fields are absolute PIT clocks of the virtual clock). */
+export interface PitState {
+  kind: 'pit8254';
+  version: 1;
+  channels: PitChannelState[];
+  portB: number;
+  irqLevel: boolean;
+  /** PIT clock of channel 0's next undelivered rising edge, or -1 for none. */
+  nextEdge: number;
+}
+
+/** Counters for tests and statistics. */
+export interface PitCounters {
+  /** Rising edges delivered on IRQ0. */
+  irq0Edges: number;
+  /** Control words with RW = 00 for a counter already latched (ignored, per datasheet). */
+  relatch: number;
+}
+
+class Channel {
+  mode = PIT_MODE_INTERRUPT_ON_TC;
+  bcd = false;
+  rw = PIT_RW_WORD;
+  /** The count the guest programmed (1..65536, or 1..10000 in BCD). */
+  reload = 0x10000;
+  /** The count of the current cycle. */
+  count = 0x10000;
+  /** A count has been written since the last control word. */
+  loaded = false;
+  /** Modes 1 and 5: a gate trigger has started the count. Other modes: = loaded. */
+  armed = false;
+  nullCount = true;
+  gate: boolean;
+  /** PIT clock at which the current count started. */
+  start = 0;
+  /** Elapsed clocks while counting is suspended by the gate, or -1 when counting. */
+  frozen = -1;
+  writeMsbNext = false;
+  writeLatch = 0;
+  readMsbNext = false;
+  latched = false;
+  latchedCount = 0;
+  latchMsbNext = false;
+  statusLatched = false;
+  status = 0;
+
+  /** Reset state as QEMU leaves it (and a BIOS would): mode 3, count 65536, running if gated. */
+  constructor(gate: boolean) {
+    this.gate = gate;
+    this.mode = PIT_MODE_SQUARE;
+    this.loaded = true;
+    this.armed = true;
+    this.nullCount = false;
+    this.frozen = gate ? -1 : 0;
+  }
+
+  /** Is the counter element counting at clock `t`? */
+  running(): boolean {
+    return this.armed && this.frozen < 0;
+  }
+
+  elapsed(t: number): number {
+    return this.frozen >= 0 ? this.frozen : t - this.start;
+  }
+
+  /** The counting element's value at clock `t`, as the guest reads it (BCD-encoded in BCD mode). */
+  value(t: number): number {
+    const m = this.bcd ? 10000 : 0x10000;
+    let v: number;
+    if (!this.armed) v = this.count;
+    else {
+      const d = this.elapsed(t);
+      switch (this.mode) {
+        case PIT_MODE_RATE:
+          v = this.count - (d % this.count);
+          break;
+        case PIT_MODE_SQUARE:
+          v = this.count - ((2 * d) % this.count);
+          break;
+        default: // modes 0, 1, 4, 5 keep decrementing (and wrap) after terminal count
+          v = this.count - (d % m);
+      }
+    }
+    v = ((v % m) + m) % m;
+    return this.bcd ? toBcd(v) : v;
+  }
+
+  /** OUT at clock `t` (datasheet "Mode definitions"). */
+  out(t: number): boolean {
+    if (!this.loaded) return this.mode !== PIT_MODE_INTERRUPT_ON_TC;
+    const d = this.elapsed(t);
+    switch (this.mode) {
+      case PIT_MODE_INTERRUPT_ON_TC:
+        return d >= this.count;
+      case PIT_MODE_ONESHOT:
+        return !this.armed || d >= this.count;
+      case PIT_MODE_RATE: {
+        if (!this.gate || !this.armed) return true;
+        const p = Math.max(this.count, 2);
+        return d % p !== p - 1; // low for the one clock before reload
+      }
+      case PIT_MODE_SQUARE: {
+        if (!this.gate || !this.armed) return true;
+        const p = Math.max(this.count, 2);
+        return d % p < Math.ceil(p / 2); // high for ceil(N/2), low for floor(N/2)
+      }
+      default: // modes 4 and 5: one clock low at terminal count
+        return !this.armed || d !== this.count;
+    }
+  }
+
+  /** The PIT clock of the first rising edge of OUT strictly after clock `t`, or Infinity. */
+  nextRisingEdge(t: number): number {
+    if (!this.running()) return Number.POSITIVE_INFINITY;
+    const d = t - this.start;
+    switch (this.mode) {
+      case PIT_MODE_INTERRUPT_ON_TC:
+      case PIT_MODE_ONESHOT:
+        return d < this.count ? this.start + this.count : Number.POSITIVE_INFINITY;
+      case PIT_MODE_RATE:
+      case PIT_MODE_SQUARE: {
+        const p = Math.max(this.count, 2);
+        return this.start + (Math.floor(d / p) + 1) * p;
+      }
+      default:
+        return d < this.count + 1 ? this.start + this.count + 1 : Number.POSITIVE_INFINITY;
+    }
+  }
+
+  statusByte(t: number): number {
+    return (
+      (this.out(t) ? PIT_STATUS_OUT : 0) |
+      (this.nullCount ? PIT_STATUS_NULL_COUNT : 0) |
+      (this.rw << PIT_RW_SHIFT) |
+      (this.mode << PIT_MODE_SHIFT) |
+      (this.bcd ? PIT_BCD : 0)
+    );
+  }
+}
+
+/** The 8254 PIT, at ports 0x40..0x43 (`pit`) and 0x61 (`pit.portB`). */
+export class Pit8254 implements ByteDevice {
+  /** System Control Port B (0x61): channel 2 gate, speaker enable, OUT2, refresh toggle. */
+  readonly portB: ByteDevice;
+  readonly counters: PitCounters = { irq0Edges: 0, relatch: 0 };
+
+  private readonly clock: VirtualClock;
+  private readonly hz: number;
+  private readonly irqOut: (level: boolean) => void;
+  private readonly ch: [Channel, Channel, Channel] = [
+    new Channel(true),
+    new Channel(true),
+    new Channel(false),
+  ];
+  private portBBits = 0;
+  private irqLevel = false;
+  /** PIT clock of channel 0's next rising edge. */
+  private nextEdge = Number.POSITIVE_INFINITY;
+
+  constructor(options: PitOptions) {
+    const clock = options?.clock;
+    if (!clock || typeof clock.now !== 'function' || !(clock.hz > 0) || !Number.isFinite(clock.hz)) {
+      throw new DevicesError(
+        'INVALID_CONFIG',
+        `Pit8254 needs a clock with now() and hz > 0 (hz = ${String(clock?.hz)})`,
+      );
+    }
+    if (typeof options.irq !== 'function')
+      throw new DevicesError('INVALID_CONFIG', 'Pit8254 needs an irq callback');
+    this.clock = clock;
+    this.hz = clock.hz;
+    this.irqOut = options.irq;
+    this.portB = {
+      read: () => this.readPortB(),
+      write: (_offset, value) => this.writePortB(value),
+    };
+    // Counters start at reset (t = 0 of the virtual clock); OUT0's level then is the wire's initial state.
+    const t = this.now();
+    for (const c of this.ch) c.start = c.gate ? 0 : c.start;
+    this.nextEdge = this.ch[0].nextRisingEdge(t);
+    this.irqLevel = this.ch[0].out(t);
+  }
+
+  /** Restore a PIT from `saveState()` data; the clock must be at (or past) the snapshot's time. */
+  static fromState(state: PitState, options: PitOptions): Pit8254 {
+    const pit = new Pit8254(options);
+    pit.restore(state);
+    return pit;
+  }
+
+  // ---- Run loop ----
+
+  /** Virtual-clock cycle of the next IRQ0 rising edge, or Infinity when none is scheduled. */
+  nextDeadline(): number {
+    return cycleOfTick(this.nextEdge, this.hz, PIT_HZ);
+  }
+
+  /** Deliver the IRQ0 edges due by the clock's current time. */
+  update(): void {
+    this.advanceTo(this.clock.now());
+  }
+
+  /** Deliver the IRQ0 edges due by virtual cycle `now`. */
+  advanceTo(now: number): void {
+    this.refresh(ticksAt(now, this.hz, PIT_HZ));
+  }
+
+  /** Drive the gate of counter `channel` (0 and 1 are tied high on a PC; 2 is port 0x61 bit 0). */
+  setGate(channel: 0 | 1 | 2, level: boolean): void {
+    if (channel !== 0 && channel !== 1 && channel !== 2) {
+      throw new DevicesError('INVALID_ARGUMENT', `PIT channel ${String(channel)} is not 0, 1 or 2`);
+    }
+    const t = this.now();
+    this.refresh(t);
+    this.gateChange(this.ch[channel], level, t);
+    this.rearm(t);
+  }
+
+  /** OUT of counter `channel` now. */
+  output(channel: 0 | 1 | 2): boolean {
+    return this.ch[channel].out(this.now());
+  }
+
+  /** The count programmed into `channel` (1..65536), for the composer and tests. */
+  reloadValue(channel: 0 | 1 | 2): number {
+    return this.ch[channel].reload;
+  }
+
+  // ---- Ports 0x40..0x43 ----
+
+  read(offset: number): number {
+    offset &= 3;
+    if (offset === 3) return 0xff;
+    const t = this.now();
+    this.refresh(t);
+    const c = this.ch[offset]!;
+    if (c.statusLatched) {
+      c.statusLatched = false;
+      return c.status;
+    }
+    if (c.latched) {
+      const v = c.latchedCount;
+      switch (c.rw) {
+        case PIT_RW_LSB:
+          c.latched = false;
+          return v & 0xff;
+        case PIT_RW_MSB:
+          c.latched = false;
+          return v >> 8;
+        default:
+          if (!c.latchMsbNext) {
+            c.latchMsbNext = true;
+            return v & 0xff;
+          }
+          c.latched = false;
+          return v >> 8;
+      }
+    }
+    const v = c.value(t);
+    switch (c.rw) {
+      case PIT_RW_LSB:
+        return v & 0xff;
+      case PIT_RW_MSB:
+        return v >> 8;
+      default:
+        c.readMsbNext = !c.readMsbNext;
+        return c.readMsbNext ? v & 0xff : v >> 8;
+    }
+  }
+
+  write(offset: number, value: number): void {
+    offset &= 3;
+    value &= 0xff;
+    const t = this.now();
+    this.refresh(t);
+    if (offset === 3) this.controlWord(value, t);
+    else this.writeCount(this.ch[offset]!, value, t);
+    this.rearm(t);
+  }
+
+  // ---- Snapshots ----
+
+  saveState(): PitState {
+    return {
+      kind: 'pit8254',
+      version: 1,
+      channels: this.ch.map((c) => ({
+        mode: c.mode,
+        bcd: c.bcd,
+        rw: c.rw,
+        reload: c.reload,
+        count: c.count,
+        loaded: c.loaded,
+        armed: c.armed,
+        nullCount: c.nullCount,
+        gate: c.gate,
+        start: c.start,
+        frozen: c.frozen,
+        writeMsbNext: c.writeMsbNext,
+        writeLatch: c.writeLatch,
+        readMsbNext: c.readMsbNext,
+        latched: c.latched,
+        latchedCount: c.latchedCount,
+        latchMsbNext: c.latchMsbNext,
+        statusLatched: c.statusLatched,
+        status: c.status,
+      })),
+      portB: this.portBBits,
+      irqLevel: this.irqLevel,
+      nextEdge: this.nextEdge === Number.POSITIVE_INFINITY ? -1 : this.nextEdge,
+    };
+  }
+
+  private restore(state: PitState): void {
+    const k = 'pit8254';
+    const s = checkState(state, k, 1);
+    if (!Array.isArray(s.channels) || s.channels.length !== 3) {
+      throw new DevicesError('INVALID_STATE', `${k} snapshot must have 3 channels`);
+    }
+    s.channels.forEach((raw: unknown, i: number) => {
+      const ck = `${k}.channels[${i}]`;
+      if (typeof raw !== 'object' || raw === null)
+        throw new DevicesError('INVALID_STATE', `${ck} is not an object`);
+      const r = raw as Record<string, unknown>;
+      const c = this.ch[i]!;
+      c.mode = stateInt(r, ck, 'mode', 0, 5);
+      c.bcd = stateBool(r, ck, 'bcd');
+      c.rw = stateInt(r, ck, 'rw', PIT_RW_LSB, PIT_RW_WORD);
+      c.reload = stateInt(r, ck, 'reload', 1, 0x10000);
+      c.count = stateInt(r, ck, 'count', 1, 0x10000);
+      c.loaded = stateBool(r, ck, 'loaded');
+      c.armed = stateBool(r, ck, 'armed');
+      c.nullCount = stateBool(r, ck, 'nullCount');
+      c.gate = stateBool(r, ck, 'gate');
+      c.start = stateNumber(r, ck, 'start');
+      c.frozen = stateNumber(r, ck, 'frozen');
+      c.writeMsbNext = stateBool(r, ck, 'writeMsbNext');
+      c.writeLatch = stateInt(r, ck, 'writeLatch', 0, 255);
+      c.readMsbNext = stateBool(r, ck, 'readMsbNext');
+      c.latched = stateBool(r, ck, 'latched');
+      c.latchedCount = stateInt(r, ck, 'latchedCount', 0, 0xffff);
+      c.latchMsbNext = stateBool(r, ck, 'latchMsbNext');
+      c.statusLatched = stateBool(r, ck, 'statusLatched');
+      c.status = stateInt(r, ck, 'status', 0, 255);
+      if (c.frozen < -1 || !Number.isInteger(c.frozen) || !Number.isInteger(c.start)) {
+        throw new DevicesError('INVALID_STATE', `${ck} start/frozen are not integer PIT clocks`);
+      }
+    });
+    this.portBBits = stateInt(s, k, 'portB', 0, PORTB_WRITABLE);
+    this.irqLevel = stateBool(s, k, 'irqLevel');
+    const next = stateNumber(s, k, 'nextEdge');
+    if (next < -1 || !Number.isInteger(next)) {
+      throw new DevicesError(
+        'INVALID_STATE',
+        `${k} snapshot field nextEdge = ${next} is not a PIT clock or -1`,
+      );
+    }
+    this.nextEdge = next === -1 ? Number.POSITIVE_INFINITY : next;
+  }
+
+  // ---- Internals ----
+
+  private now(): number {
+    return ticksAt(this.clock.now(), this.hz, PIT_HZ);
+  }
+
+  private controlWord(value: number, t: number): void {
+    const sc = value >> PIT_SC_SHIFT;
+    if (sc === PIT_SC_READBACK) {
+      for (let i = 0; i < 3; i++) {
+        if (!(value & (PIT_RB_CH0 << i))) continue;
+        const c = this.ch[i]!;
+        if (!(value & PIT_RB_NO_COUNT)) this.latch(c, t);
+        if (!(value & PIT_RB_NO_STATUS) && !c.statusLatched) {
+          c.statusLatched = true;
+          c.status = c.statusByte(t);
+        }
+      }
+      return;
+    }
+    const c = this.ch[sc]!;
+    const rw = (value & PIT_RW_MASK) >> PIT_RW_SHIFT;
+    if (rw === PIT_RW_LATCH) {
+      this.latch(c, t);
+      return;
+    }
+    // A control word resets the counter's control logic: OUT to its initial state, waiting for a count.
+    let mode = (value & PIT_MODE_MASK) >> PIT_MODE_SHIFT;
+    if (mode > 5) mode -= 4; // X10 = 2, X11 = 3
+    c.mode = mode;
+    c.bcd = (value & PIT_BCD) !== 0;
+    c.rw = rw;
+    c.loaded = false;
+    c.armed = false;
+    c.nullCount = true;
+    c.frozen = -1;
+    c.writeMsbNext = false;
+    c.readMsbNext = false;
+    c.latched = false;
+    c.statusLatched = false;
+  }
+
+  private latch(c: Channel, t: number): void {
+    if (c.latched) {
+      this.counters.relatch++;
+      return;
+    }
+    c.latched = true;
+    c.latchMsbNext = false;
+    c.latchedCount = c.value(t);
+  }
+
+  private writeCount(c: Channel, value: number, t: number): void {
+    let raw: number;
+    switch (c.rw) {
+      case PIT_RW_LSB:
+        raw = value;
+        break;
+      case PIT_RW_MSB:
+        raw = value << 8;
+        break;
+      default:
+        if (!c.writeMsbNext) {
+          c.writeLatch = value;
+          c.writeMsbNext = true;
+          // Mode 0: writing the first byte stops the count and drives OUT low.
+          if (c.mode === PIT_MODE_INTERRUPT_ON_TC) {
+            c.loaded = false;
+            c.armed = false;
+            c.frozen = -1;
+          }
+          return;
+        }
+        c.writeMsbNext = false;
+        raw = c.writeLatch | (value << 8);
+    }
+    let n = c.bcd ? fromBcd(raw) : raw;
+    if (n === 0) n = c.bcd ? 10000 : 0x10000;
+    c.reload = n;
+    c.loaded = true;
+    if (c.mode === PIT_MODE_ONESHOT || c.mode === PIT_MODE_HW_STROBE) {
+      // The count is loaded into the counting element by the next gate trigger.
+      return;
+    }
+    c.count = n;
+    c.nullCount = false;
+    c.armed = true;
+    c.start = t;
+    c.frozen = c.gate ? -1 : 0;
+  }
+
+  private gateChange(c: Channel, level: boolean, t: number): void {
+    if (level === c.gate) return;
+    c.gate = level;
+    switch (c.mode) {
+      case PIT_MODE_ONESHOT:
+      case PIT_MODE_HW_STROBE:
+        // A rising gate (re)triggers: load the count and start.
+        if (level && c.loaded) {
+          c.count = c.reload;
+          c.nullCount = false;
+          c.armed = true;
+          c.start = t;
+          c.frozen = -1;
+        }
+        return;
+      case PIT_MODE_RATE:
+      case PIT_MODE_SQUARE:
+        if (!c.armed) return;
+        if (level) {
+          c.start = t; // a rising gate reloads the counter
+          c.frozen = -1;
+        } else {
+          c.frozen = c.elapsed(t); // counting stops, OUT goes high
+        }
+        return;
+      default: // modes 0 and 4: the gate only enables counting
+        if (!c.armed) return;
+        if (level) {
+          c.start = t - c.frozen;
+          c.frozen = -1;
+        } else {
+          c.frozen = c.elapsed(t);
+        }
+    }
+  }
+
+  /** Deliver channel 0's rising edges due by PIT clock `t` and follow its OUT level. */
+  private refresh(t: number): void {
+    const edge = this.nextEdge <= t;
+    if (edge) this.nextEdge = this.ch[0].nextRisingEdge(t);
+    const level = this.ch[0].out(t);
+    if (edge) {
+      this.counters.irq0Edges++;
+      if (this.irqLevel) this.irqOut(false);
+      this.irqOut(true);
+      this.irqLevel = true;
+    }
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.irqOut(level);
+    }
+  }
+
+  /** After a guest or gate change at clock `t`: reschedule channel 0 and follow OUT0. */
+  private rearm(t: number): void {
+    this.nextEdge = this.ch[0].nextRisingEdge(t);
+    const level = this.ch[0].out(t);
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.irqOut(level);
+    }
+  }
+
+  private readPortB(): number {
+    const t = this.now();
+    return (
+      this.portBBits |
+      (Math.floor(t / PORTB_REFRESH_TICKS) & 1 ? PORTB_REFRESH : 0) |
+      (this.ch[2].out(t) ? PORTB_TIMER2_OUT : 0)
+    );
+  }
+
+  private writePortB(value: number): void {
+    this.portBBits = value & PORTB_WRITABLE;
+    const t = this.now();
+    this.gateChange(this.ch[2], (value & PORTB_TIMER2_GATE) !== 0, t);
+  }
+}
+
+function toBcd(v: number): number {
+  return (
+    (v % 10) |
+    ((Math.floor(v / 10) % 10) << 4) |
+    ((Math.floor(v / 100) % 10) << 8) |
+    ((Math.floor(v / 1000) % 10) << 12)
+  );
+}
+
+/** Four BCD digits to binary; invalid digits (A–F) count with their nibble value, like the hardware's adder. */
+function fromBcd(raw: number): number {
+  return (raw & 0xf) + ((raw >> 4) & 0xf) * 10 + ((raw >> 8) & 0xf) * 100 + ((raw >> 12) & 0xf) * 1000;
+}
