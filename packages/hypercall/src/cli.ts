@@ -146,7 +146,10 @@ export function main(argv: readonly string[], io: CliIo, manifest: Manifest = MA
     const file = join(abiDir, `${manifest.version}.json`);
     const text = snapshotJson(describeAbi(manifest));
     // Compare as data: a formatter may have re-indented the file.
-    if (existsSync(file) && JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) !== JSON.stringify(JSON.parse(text))) {
+    if (
+      existsSync(file) &&
+      JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) !== JSON.stringify(JSON.parse(text))
+    ) {
       io.err(`pv-abi record: ${file} exists and differs; a released ABI is never re-recorded\n`);
       return 1;
     }

@@ -140,13 +140,21 @@ function argSummary(c: CallDef): string {
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
+/** A table with padded columns (the layout biome's markdown formatter keeps unchanged). */
 function mdTable(head: string[], rows: string[][]): string {
+  const cells = [head, ...rows].map((r) => r.map(mdCell));
+  const width = head.map((_, i) => Math.max(3, ...cells.map((r) => [...r[i]!].length)));
+  const line = (r: string[]) =>
+    `| ${r.map((c, i) => c + ' '.repeat(width[i]! - [...c].length)).join(' | ')} |`;
   return [
-    `| ${head.join(' | ')} |`,
-    `| ${head.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+    line(cells[0]!),
+    `| ${width.map((w) => '-'.repeat(w)).join(' | ')} |`,
+    ...cells.slice(1).map(line),
   ].join('\n');
 }
+
+/** A sentence ending with exactly one period. */
+const sentence = (s: string) => (s.endsWith('.') ? s : `${s}.`);
 
 /** The human specification. */
 export function generateAbiMarkdown(m: Manifest): string {
@@ -217,10 +225,10 @@ a failure returns a negative errno. The host checks, in this order:
 ### Batches and partial failure
 
 A batch call reads its whole list before applying the first entry, then applies entries in order
-and **stops at the first entry that fails**. It returns the number of entries applied, *n*: when
-*n* < count, entry *n* failed and entries after it were not applied. If the call has a status
-argument that is not 0, the host then writes a \`pv_batch_status\` there: \`applied\` = *n*,
-\`failed_index\` = *n* or \`PV_BATCH_NO_FAILURE\` when all were applied, \`error\` = the failed entry's
+and **stops at the first entry that fails**. It returns the number of entries applied, _n_: when
+_n_ < count, entry _n_ failed and entries after it were not applied. If the call has a status
+argument that is not 0, the host then writes a \`pv_batch_status\` there: \`applied\` = _n_,
+\`failed_index\` = _n_ or \`PV_BATCH_NO_FAILURE\` when all were applied, \`error\` = the failed entry's
 negative errno or 0. A negative result means nothing was applied and nothing was written.
 A multicall works the same way, with each executed entry's own result in its \`result\` field; a
 batch call inside a multicall that returns ≥ 0 (even after a partial failure) counts as success.
@@ -259,7 +267,7 @@ A status record at guest-physical address 0 cannot be requested.
         ),
       );
     } else o.push('No arguments.');
-    o.push(`\n**Result:** ${c.result}.\n\n**Errors:** ${c.errors.map((e) => `-${e}`).join(', ')}.`);
+    o.push(`\n**Result:** ${sentence(c.result)}\n\n**Errors:** ${c.errors.map((e) => `-${e}`).join(', ')}.`);
   }
   o.push('\n## MSRs\n');
   o.push(

@@ -41,7 +41,9 @@ describe('calling convention', () => {
     d.hypercall(c);
     expect(rec.log).toEqual(['ipi 0x5 0x1 4 0x40f1']);
     expect(c.regs[0]).toBe(3);
-    expect([c.regs[1], c.regs[2], c.regs[3], c.regs[4], c.regs[6], c.regs[7]]).toEqual([1, 4, 0b101, 0x1234, 0x40f1, 0x5678]);
+    expect([c.regs[1], c.regs[2], c.regs[3], c.regs[4], c.regs[6], c.regs[7]]).toEqual([
+      1, 4, 0b101, 0x1234, 0x40f1, 0x5678,
+    ]);
   });
 
   it('CPL > 0 is -EPERM, before the number is looked at, and nothing runs', () => {
@@ -85,7 +87,11 @@ describe('calling convention', () => {
     const { d, memory } = setup();
     d.invoke(HC.KVM_HC_SCHED_YIELD, 1);
     d.invoke(HC.KVM_HC_SCHED_YIELD, 2, 0, 0, 0, 3);
-    CODECS.pv_multicall_entry.encode(memory.view, { nr: HC.KVM_HC_SCHED_YIELD, args: [3, 0, 0, 0], result: 0 }, 0x100);
+    CODECS.pv_multicall_entry.encode(
+      memory.view,
+      { nr: HC.KVM_HC_SCHED_YIELD, args: [3, 0, 0, 0], result: 0 },
+      0x100,
+    );
     d.invoke(HC.PV_HC_MULTICALL, 0x100, 1);
     expect(d.counters.exits).toBe(3);
     expect(d.counters.calls(HC.KVM_HC_SCHED_YIELD)).toBe(3);
@@ -158,16 +164,18 @@ describe('host errors', () => {
 
   it('rejects bad configuration with INVALID_CONFIG naming the input', () => {
     const memory = testMemory();
-    expect(() => createDispatcher({ memory, handlers: {}, features: { kvm: ['KVM_FEATURE_NOPE' as never] } })).toThrow(
-      /unknown feature "KVM_FEATURE_NOPE"/,
+    expect(() =>
+      createDispatcher({ memory, handlers: {}, features: { kvm: ['KVM_FEATURE_NOPE' as never] } }),
+    ).toThrow(/unknown feature "KVM_FEATURE_NOPE"/);
+    expect(() =>
+      createDispatcher({ memory, handlers: {}, features: { kvm: ['KVM_FEATURE_STEAL_TIME'] } }),
+    ).toThrow(/KVM_FEATURE_STEAL_TIME" is not implemented/);
+    expect(() =>
+      createDispatcher({ memory, handlers: {}, features: { pv: ['PV_FEATURE_TLB_FLUSH'] } }),
+    ).toThrow(/PV_FEATURE_TLB_FLUSH is advertised but handlers.tlbFlushOne is missing/);
+    expect(() => createDispatcher({ memory: {} as never, handlers: {}, features: {} })).toThrow(
+      /memory must implement/,
     );
-    expect(() => createDispatcher({ memory, handlers: {}, features: { kvm: ['KVM_FEATURE_STEAL_TIME'] } })).toThrow(
-      /KVM_FEATURE_STEAL_TIME" is not implemented/,
-    );
-    expect(() => createDispatcher({ memory, handlers: {}, features: { pv: ['PV_FEATURE_TLB_FLUSH'] } })).toThrow(
-      /PV_FEATURE_TLB_FLUSH is advertised but handlers.tlbFlushOne is missing/,
-    );
-    expect(() => createDispatcher({ memory: {} as never, handlers: {}, features: {} })).toThrow(/memory must implement/);
   });
 });
 
@@ -182,7 +190,7 @@ describe('PV_HC_MULTICALL', () => {
       { nr: HC.PV_HC_CONSOLE_WRITE, args: [0x1000, 2, 0, 0], result: 0 },
     ];
     memory.ram.set(new TextEncoder().encode('hi'), 0x1000);
-    entries.forEach((e, i) => MC.encode(memory.view, e, list + i * MC.size));
+    for (const [i, e] of entries.entries()) MC.encode(memory.view, e, list + i * MC.size);
     expect(d.invoke(HC.PV_HC_MULTICALL, list, 3)).toBe(3);
     expect([0, 1, 2].map((i) => MC.decode(memory.view, list + i * MC.size).result)).toEqual([2, 0, 2]);
     expect(rec.log).toEqual(['ipi 0x3 0x0 1 0x31', 'kick 5', 'console hi']);
@@ -212,7 +220,11 @@ describe('PV_HC_MULTICALL', () => {
     const list = 0x300;
     // entry 0: an APIC batch whose status record overwrites entry 1's nr and args.
     putApic(memory, 0x1000, [[0x80, 1]]);
-    MC.encode(memory.view, { nr: HC.PV_HC_APIC_WRITE_BATCH, args: [0x1000, 1, list + 24, 0], result: 0 }, list);
+    MC.encode(
+      memory.view,
+      { nr: HC.PV_HC_APIC_WRITE_BATCH, args: [0x1000, 1, list + 24, 0], result: 0 },
+      list,
+    );
     MC.encode(memory.view, { nr: HC.KVM_HC_SCHED_YIELD, args: [9, 0, 0, 0], result: 0 }, list + 24);
     expect(d.invoke(HC.PV_HC_MULTICALL, list, 2)).toBe(2);
     expect(rec.log).toEqual(['apic 0x80=0x1', 'yield 9']);
@@ -271,7 +283,9 @@ describe('PV_HC_APIC_WRITE_BATCH', () => {
     const { d, memory, rec } = setup();
     putApic(memory, 0x400, [[0x80, 1]]);
     const before = memory.ram.slice();
-    expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x400, ABI_CONST.PV_APIC_WRITE_BATCH_MAX + 1, 0)).toBe(-KVM_E2BIG);
+    expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x400, ABI_CONST.PV_APIC_WRITE_BATCH_MAX + 1, 0)).toBe(
+      -KVM_E2BIG,
+    );
     expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x402, 1, 0)).toBe(-KVM_EFAULT);
     expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x400, 1, 0x502)).toBe(-KVM_EFAULT);
     expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x400, 1, MMIO_BASE)).toBe(-KVM_EFAULT);
@@ -321,7 +335,9 @@ describe('PV_HC_PT_UPDATE_BATCH', () => {
   it('errno paths: unknown flags -EINVAL, -E2BIG, list alignment 8', () => {
     const { d } = setup();
     expect(d.invoke(HC.PV_HC_PT_UPDATE_BATCH, 0x600, 1, 0, 2)).toBe(-KVM_EINVAL);
-    expect(d.invoke(HC.PV_HC_PT_UPDATE_BATCH, 0x600, ABI_CONST.PV_PT_UPDATE_BATCH_MAX + 1, 0, 0)).toBe(-KVM_E2BIG);
+    expect(d.invoke(HC.PV_HC_PT_UPDATE_BATCH, 0x600, ABI_CONST.PV_PT_UPDATE_BATCH_MAX + 1, 0, 0)).toBe(
+      -KVM_E2BIG,
+    );
     expect(d.invoke(HC.PV_HC_PT_UPDATE_BATCH, 0x604, 1, 0, 0)).toBe(-KVM_EFAULT);
   });
 });
@@ -338,7 +354,9 @@ describe('PV_HC_TLB_FLUSH', () => {
   it('flushes everything, with or without global pages', () => {
     const { d, rec } = setup();
     expect(d.invoke(HC.PV_HC_TLB_FLUSH, 0, 0, ABI_CONST.PV_TLB_FLUSH_ALL)).toBe(0);
-    expect(d.invoke(HC.PV_HC_TLB_FLUSH, 0, 0, ABI_CONST.PV_TLB_FLUSH_ALL | ABI_CONST.PV_TLB_FLUSH_GLOBAL)).toBe(0);
+    expect(
+      d.invoke(HC.PV_HC_TLB_FLUSH, 0, 0, ABI_CONST.PV_TLB_FLUSH_ALL | ABI_CONST.PV_TLB_FLUSH_GLOBAL),
+    ).toBe(0);
     expect(rec.log).toEqual(['flush-all false', 'flush-all true']);
   });
 
