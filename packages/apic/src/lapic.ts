@@ -158,7 +158,7 @@ export interface LocalApicOptions {
   extInt?: ExtIntSource;
   /** Guest memory for the PV EOI byte. Without it, enabling PV EOI fails with #GP. */
   pvEoiMemory?: PvEoiMemory;
-  /** TSC cycles per APIC timer input clock (before the divider); a positive integer, default 1. */
+  /** TSC cycles per APIC timer input clock (before the divider); an integer 1..1024, default 1. */
   cyclesPerTick?: number;
   /** Offer x2APIC mode (CPUID.1:ECX[21]); default true. */
   x2apic?: boolean;
@@ -327,10 +327,11 @@ export class LocalApic implements InterruptLine {
       throw new ApicError('APIC_BAD_OPTION', `LocalApic ${id}: options.clock is not a VirtualClock`);
     }
     const cpt = options.cyclesPerTick ?? 1;
-    if (!Number.isInteger(cpt) || cpt < 1 || cpt > 0xffff) {
+    // Bounded so that initial count × 128 × cyclesPerTick stays an exact double (< 2^53).
+    if (!Number.isInteger(cpt) || cpt < 1 || cpt > 1024) {
       throw new ApicError(
         'APIC_BAD_OPTION',
-        `LocalApic ${id}: cyclesPerTick ${cpt} is not an integer in 1..65535`,
+        `LocalApic ${id}: cyclesPerTick ${cpt} is not an integer in 1..1024`,
       );
     }
     const pab = options.physAddrBits ?? 36;
@@ -620,9 +621,10 @@ export class LocalApic implements InterruptLine {
   writeRegister(reg: number, value: number, high = 0): number {
     this.stats.accesses++;
     if (!this.hardwareEnabled) return APIC_ERR_MODE;
+    if (!Number.isInteger(reg) || reg < 0 || reg >= APIC_REG_COUNT) return APIC_ERR_UNKNOWN;
     if (!this.x2apicMode && high !== 0) return APIC_ERR_RESERVED_BITS;
     this.enter();
-    const status = this.writeReg(reg & 0xff, value >>> 0, high >>> 0, this.x2apicMode);
+    const status = this.writeReg(reg, value >>> 0, high >>> 0, this.x2apicMode);
     this.leave();
     return status;
   }
@@ -630,7 +632,7 @@ export class LocalApic implements InterruptLine {
   /** One register read by index in the current mode (low 32 bits), or undefined on #GP. */
   readRegister(reg: number): number | undefined {
     this.stats.accesses++;
-    if (!this.hardwareEnabled || reg < 0 || reg >= APIC_REG_COUNT) return undefined;
+    if (!this.hardwareEnabled || !Number.isInteger(reg) || reg < 0 || reg >= APIC_REG_COUNT) return undefined;
     this.enter();
     const v = this.readReg(reg, this.x2apicMode);
     const status = this.status;
@@ -688,6 +690,40 @@ export class LocalApic implements InterruptLine {
     }
     this.leave();
     return { applied, failures };
+  }
+
+  /**
+   * KVM_HC_SEND_IPI (KVM's kvm_pv_send_ipi): one fixed or NMI IPI, physical destination, to
+   * APIC IDs `min + i` for every bit i of `bitmapLow` and `min + 32 + i` of `bitmapHigh` (the
+   * 32-bit ABI). `icr` supplies vector, delivery mode and trigger. Returns the number of APICs
+   * that received it, or -1 (the caller's -EINVAL) for a delivery mode other than fixed,
+   * lowest priority (delivered as fixed, as KVM does) or NMI.
+   */
+  sendIpiMask(bitmapLow: number, bitmapHigh: number, min: number, icr: number): number {
+    const dm = (icr & APIC_DM_MASK) >>> APIC_DM_SHIFT;
+    if (dm !== APIC_DM_FIXED && dm !== APIC_DM_LOWPRI && dm !== APIC_DM_NMI) return -1;
+    const vector = icr & 0xff;
+    const trigger = (icr & APIC_INT_LEVELTRIG) !== 0 ? 1 : 0;
+    this.stats.batches++;
+    this.enter();
+    let n = 0;
+    for (let half = 0; half < 2; half++) {
+      let bits = (half === 0 ? bitmapLow : bitmapHigh) >>> 0;
+      while (bits !== 0) {
+        const i = 31 - Math.clz32(bits & -bits);
+        bits = (bits & (bits - 1)) >>> 0;
+        const target = this.bus.get((min >>> 0) + half * 32 + i);
+        if (target === undefined || !target.hardwareEnabled) continue;
+        if (dm !== APIC_DM_NMI && vector < 16) {
+          this.setError(APIC_ESR_SEND_ILLEGAL_VECTOR);
+          continue;
+        }
+        target.receive(dm === APIC_DM_NMI ? APIC_DM_NMI : APIC_DM_FIXED, vector, trigger);
+        n++;
+      }
+    }
+    this.leave();
+    return n;
   }
 
   // -------------------------------------------------------------------------------------------
