@@ -268,7 +268,12 @@ export function checkAbi(input: CheckInput): CheckResult {
       snaps.push({ source, snap });
     } catch (e) {
       if (!HypercallError.isInstance(e)) throw e;
-      findings.push({ level: 'invalid', entry: source, message: e.message.replace(/^@pv\/hypercall: /, '') });
+      const message = e.message.replace(/^@pv\/hypercall: /, '');
+      findings.push({
+        level: 'invalid',
+        entry: source,
+        message: message.slice(message.startsWith(`${source}: `) ? source.length + 2 : 0),
+      });
     }
   }
   snaps.sort((a, b) => cmpVersion(a.snap.version, b.snap.version));
