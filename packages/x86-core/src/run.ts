@@ -1,0 +1,74 @@
+/**
+ * The run loop (DESIGN.md §3): instruction boundaries (external interrupts, NMI, the STI/MOV SS
+ * shadow, host breakpoints), decode + execute, and fault delivery with restartable state.
+ */
+
+import { EXC_NMI, FLAG_IF } from './constants';
+import type { Cpu } from './cpu';
+import { decode } from './decode';
+import { execute } from './exec';
+import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
+import { GUEST_FAULT, STOP_BREAKPOINT, STOP_HLT, STOP_NONE, STOP_SHUTDOWN } from './signals';
+
+/** Delivers a pending NMI or maskable interrupt if one is allowed now; returns true if it did. */
+function pollInterrupts(cpu: Cpu): boolean {
+  const line = cpu.interrupts;
+  if (line === null || cpu.shadowAt === cpu.icount) return false;
+  if (!cpu.nmiBlocked && line.nmi !== undefined && line.nmi()) {
+    cpu.nmiBlocked = true;
+    deliver(cpu, EXC_NMI, -1, SRC_EXT);
+    return true;
+  }
+  if ((cpu.flags & FLAG_IF) !== 0 && line.pending()) {
+    cpu.syncClock();
+    const vector = line.acknowledge() & 0xff;
+    deliver(cpu, vector, -1, SRC_EXT);
+    return true;
+  }
+  return false;
+}
+
+/** Runs up to `max` instructions; returns a STOP_* code (STOP_NONE = budget exhausted). */
+export function runLoop(cpu: Cpu, max: number): number {
+  cpu.stopCode = STOP_NONE;
+  if (cpu.shutdown) return STOP_SHUTDOWN;
+  if (cpu.halted) {
+    // HLT: wake only on an interrupt that can be delivered (SDM §8.6, HLT).
+    if (!pollInterrupts(cpu)) return STOP_HLT;
+    cpu.halted = false;
+    if (cpu.shutdown) return STOP_SHUTDOWN;
+  }
+  const end = cpu.icount + max;
+  const poll = cpu.interrupts !== null;
+  for (;;) {
+    try {
+      while (cpu.icount < end) {
+        if (poll) pollInterrupts(cpu);
+        if (cpu.hasBreakpoints) {
+          const lin = (cpu.csBase + cpu.ip) >>> 0;
+          if (cpu.breakpoints.has(lin) && cpu.resumeBp !== lin) {
+            cpu.resumeBp = lin;
+            return STOP_BREAKPOINT;
+          }
+          cpu.resumeBp = -1;
+        }
+        cpu.startSp = cpu.regs[4]!;
+        decode(cpu);
+        execute(cpu);
+        cpu.icount++;
+        if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
+      }
+      return STOP_NONE;
+    } catch (e) {
+      if (e !== GUEST_FAULT) throw e;
+      // A fault leaves the instruction's architectural state unchanged (restartable, SDM §6.5).
+      cpu.ip = cpu.startIp;
+      cpu.regs[4] = cpu.startSp;
+      deliver(cpu, cpu.excVector, cpu.excError, SRC_FAULT);
+      // The faulting instruction with its delivery counts as one step, so a guest stuck in a fault
+      // loop still exhausts its budget.
+      cpu.icount++;
+      if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
+    }
+  }
+}
