@@ -1,10 +1,29 @@
 export type { DevicesErrorCode } from './errors';
 export { DevicesError } from './errors';
+export type { PlatformConfig, ResolvedPlatform } from './firmware/config';
+export { resolvePlatform } from './firmware/config';
+export type { E820Entry, E820Options } from './firmware/e820';
+export {
+  buildE820Map,
+  E820_ACPI,
+  E820_NVS,
+  E820_RAM,
+  E820_RESERVED,
+  E820_UNUSABLE,
+  encodeE820,
+  encodeMultibootMmap,
+  multibootMemInfo,
+  validateE820,
+} from './firmware/e820';
+export type { FwCfgBlob, FwCfgFileInfo, FwCfgOptions } from './firmware/fw-cfg';
+export { FW_CFG_FILE_FIRST, FwCfg } from './firmware/fw-cfg';
+export type { GuestMemoryTarget } from './firmware/guest-memory';
 export {
   ACPI_PM_BASE,
   ACPI_SCI_IRQ,
   BIOS_AREA_END,
   BIOS_AREA_START,
+  BIOS_ROM_START,
   DEBUG_EXIT_PORT,
   DEBUG_EXIT_SIZE,
   DEBUGCON_PORT,
@@ -28,6 +47,8 @@ export {
   POST_PORT_190,
   RESET_CONTROL_PORT,
 } from './firmware/platform';
+export type { FirmwareLayout } from './firmware/tables';
+export { writeFirmwareTables } from './firmware/tables';
 export type { PciBar, PciFunctionOptions } from './pci/function';
 export { PciFunction } from './pci/function';
 export type { BytePortDevice, PciHostOptions } from './pci/host';
@@ -48,7 +69,7 @@ export { DebugConsole } from './system/debug-console';
 export { DebugExit, debugExitStatus } from './system/debug-exit';
 export type { ResetKind, SystemEvents } from './system/events';
 export type { HpetOptions, HpetStats } from './system/hpet';
-export { HPET_FREQUENCY, Hpet } from './system/hpet';
+export { HPET_FREQUENCY, Hpet, hpetBlockId } from './system/hpet';
 export type { I8042Options, I8042Stats } from './system/i8042';
 export { I8042, I8042_DATA, I8042_STATUS } from './system/i8042';
 export { Port92 } from './system/port92';

@@ -56,6 +56,8 @@ export const ACPI_SCI_IRQ = 9;
 
 /** Where the BIOS area starts: OSes scan 0xe0000–0xfffff for the RSDP (ACPI 6.5 §5.2.5.1). */
 export const BIOS_AREA_START = 0xe0000;
+/** The BIOS ROM segment, where Linux also scans for the MP floating pointer (MP spec §4). */
+export const BIOS_ROM_START = 0xf0000;
 /** One past the end of the BIOS area. */
 export const BIOS_AREA_END = 0x100000;
 /** Top of conventional memory handed to the OS (639 KiB, the last KiB is the EBDA). */

@@ -80,6 +80,21 @@ export const HPET_LEGACY_PIT_IRQ = 0;
 export const HPET_LEGACY_RTC_IRQ = 8;
 
 const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * Low 32 bits of the capabilities register for `timers` comparators. The ACPI HPET table's Event
+ * Timer Block ID is the same number (HPET spec §3.2.4), so both come from here.
+ */
+export function hpetBlockId(timers: number): number {
+  return (
+    (HPET_ID_REV |
+      ((timers - 1) << HPET_ID_NUM_TIM_SHIFT) |
+      HPET_ID_COUNT_SIZE_CAP |
+      HPET_ID_LEG_RT_CAP |
+      (HPET_VENDOR_INTEL << HPET_ID_VENDOR_SHIFT)) >>>
+    0
+  );
+}
 const MASK32 = 0xffffffffn;
 
 export interface HpetOptions {
@@ -157,14 +172,7 @@ export class Hpet {
 
   /** Low 32 bits of the capabilities register: also the ACPI HPET table's Event Timer Block ID. */
   get blockId(): number {
-    return (
-      (HPET_ID_REV |
-        ((this.numTimers - 1) << HPET_ID_NUM_TIM_SHIFT) |
-        HPET_ID_COUNT_SIZE_CAP |
-        HPET_ID_LEG_RT_CAP |
-        (HPET_VENDOR_INTEL << HPET_ID_VENDOR_SHIFT)) >>>
-      0
-    );
+    return hpetBlockId(this.numTimers);
   }
 
   get enabled(): boolean {

@@ -1,0 +1,282 @@
+/**
+ * QEMU's firmware configuration device, port-I/O flavour (QEMU `hw/nvram/fw_cfg.c`, keys and file
+ * directory layout from `include/standard-headers/linux/qemu_fw_cfg.h`, documented in QEMU
+ * `docs/specs/fw_cfg.rst`): a 16-bit write to the selector port (0x510) picks an item and resets
+ * the read offset, and byte reads from the data port (0x511) return the item's bytes in order;
+ * past the end they read 0. Device offsets: 0 = selector, 1 = data. As QEMU's combined region
+ * does, a 16-bit write anywhere selects and a byte read anywhere reads data; guest writes of data
+ * are ignored (the write channel is gone since QEMU 2.4), and other access sizes read all-ones.
+ *
+ * The legacy keys carry what SeaBIOS, Linux's `qemu_fw_cfg` driver and other tools expect; files
+ * (from selector 0x20 on) are listed in FILE_DIR sorted by name, as QEMU sorts them. There is no
+ * DMA interface, so FW_CFG_ID reports only the traditional interface.
+ */
+import { checkState, DevicesError, hex, stateInt } from '../errors';
+
+/** Well-known selector keys. */
+export const FW_CFG_SIGNATURE = 0x00;
+export const FW_CFG_ID = 0x01;
+export const FW_CFG_UUID = 0x02;
+export const FW_CFG_RAM_SIZE = 0x03;
+export const FW_CFG_NOGRAPHIC = 0x04;
+export const FW_CFG_NB_CPUS = 0x05;
+export const FW_CFG_MACHINE_ID = 0x06;
+export const FW_CFG_KERNEL_ADDR = 0x07;
+export const FW_CFG_KERNEL_SIZE = 0x08;
+export const FW_CFG_KERNEL_CMDLINE = 0x09;
+export const FW_CFG_INITRD_ADDR = 0x0a;
+export const FW_CFG_INITRD_SIZE = 0x0b;
+export const FW_CFG_BOOT_DEVICE = 0x0c;
+export const FW_CFG_NUMA = 0x0d;
+export const FW_CFG_BOOT_MENU = 0x0e;
+export const FW_CFG_MAX_CPUS = 0x0f;
+export const FW_CFG_KERNEL_ENTRY = 0x10;
+export const FW_CFG_KERNEL_DATA = 0x11;
+export const FW_CFG_INITRD_DATA = 0x12;
+export const FW_CFG_CMDLINE_ADDR = 0x13;
+export const FW_CFG_CMDLINE_SIZE = 0x14;
+export const FW_CFG_CMDLINE_DATA = 0x15;
+export const FW_CFG_SETUP_ADDR = 0x16;
+export const FW_CFG_SETUP_SIZE = 0x17;
+export const FW_CFG_SETUP_DATA = 0x18;
+export const FW_CFG_FILE_DIR = 0x19;
+/** First selector of host-added files. */
+export const FW_CFG_FILE_FIRST = 0x20;
+/** Selector bit of the (obsolete) write channel; ignored for lookup. */
+export const FW_CFG_WRITE_CHANNEL = 0x4000;
+/** Selector bit of architecture-local keys (x86: 0x8000 ACPI tables … 0x8003 E820). */
+export const FW_CFG_ARCH_LOCAL = 0x8000;
+/** Key bits that index the item table. */
+export const FW_CFG_ENTRY_MASK = 0x3fff;
+/** FW_CFG_ID feature bits. */
+export const FW_CFG_VERSION = 0x01;
+export const FW_CFG_VERSION_DMA = 0x02;
+/** File names are at most 55 bytes plus a NUL (`FW_CFG_MAX_FILE_PATH`). */
+export const FW_CFG_MAX_FILE_PATH = 56;
+/** One FILE_DIR entry: size (be32), select (be16), reserved (be16), name[56]. */
+export const FW_CFG_FILE_ENTRY_SIZE = 64;
+/** x86 arch-local key QEMU's pc sets to 1 (IRQ0 is routed to IO-APIC pin 2). */
+export const FW_CFG_IRQ0_OVERRIDE = FW_CFG_ARCH_LOCAL | 0x02;
+
+/** Offsets inside the 2-port window. */
+export const FW_CFG_SELECTOR = 0;
+export const FW_CFG_DATA = 1;
+
+/** A Linux/multiboot image handed to the guest through fw_cfg (what `-kernel`/`-initrd` do). */
+export interface FwCfgBlob {
+  /** Guest-physical load address advertised in the *_ADDR key. */
+  addr: number;
+  data: Uint8Array;
+}
+
+export interface FwCfgOptions {
+  /** RAM size in bytes (FW_CFG_RAM_SIZE, u64). */
+  ramSize?: number;
+  /** vCPUs started at boot (FW_CFG_NB_CPUS, u16); default 1. */
+  cpus?: number;
+  /** Possible vCPUs (FW_CFG_MAX_CPUS, u16); default `cpus`. */
+  maxCpus?: number;
+  /** 16-byte UUID (FW_CFG_UUID); default all zero as QEMU without `-uuid`. */
+  uuid?: Uint8Array;
+  /** FW_CFG_NOGRAPHIC (u16); default false. */
+  nographic?: boolean;
+  /** FW_CFG_BOOT_MENU (u16); default false. */
+  bootMenu?: boolean;
+  /** FW_CFG_MACHINE_ID (u32), only when given. */
+  machineId?: number;
+  kernel?: FwCfgBlob & { entry?: number };
+  initrd?: FwCfgBlob;
+  setup?: FwCfgBlob;
+  /** Kernel command line; CMDLINE_DATA holds it NUL-terminated, CMDLINE_SIZE counts the NUL. */
+  cmdline?: { addr: number; text: string };
+}
+
+/** A file as listed in FILE_DIR. */
+export interface FwCfgFileInfo {
+  name: string;
+  select: number;
+  size: number;
+}
+
+function le(value: number, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let v = BigInt(value);
+  for (let i = 0; i < bytes; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+function checkUint(value: number, bits: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0 || (bits < 53 && value >= 2 ** bits)) {
+    throw new DevicesError(
+      'INVALID_CONFIG',
+      `fw_cfg ${what} ${String(value)} is not a ${bits}-bit unsigned integer`,
+    );
+  }
+}
+
+/** The fw_cfg device. */
+export class FwCfg {
+  /** Currently selected key. */
+  private selector = 0;
+  /** Read offset into the selected item. */
+  private offset = 0;
+  private current: Uint8Array | undefined;
+  private readonly items = new Map<number, Uint8Array>();
+  private readonly files: { name: string; data: Uint8Array }[] = [];
+
+  constructor(options: FwCfgOptions = {}) {
+    const cpus = options.cpus ?? 1;
+    checkUint(cpus, 16, 'cpus');
+    const maxCpus = options.maxCpus ?? cpus;
+    checkUint(maxCpus, 16, 'maxCpus');
+    if (maxCpus < cpus) throw new DevicesError('INVALID_CONFIG', `fw_cfg maxCpus ${maxCpus} < cpus ${cpus}`);
+    this.setItem(FW_CFG_SIGNATURE, new TextEncoder().encode('QEMU'));
+    this.setItem(FW_CFG_ID, le(FW_CFG_VERSION, 4));
+    const uuid = options.uuid ?? new Uint8Array(16);
+    if (uuid.length !== 16)
+      throw new DevicesError('INVALID_CONFIG', `fw_cfg uuid has ${uuid.length} bytes, not 16`);
+    this.setItem(FW_CFG_UUID, Uint8Array.from(uuid));
+    const ram = options.ramSize ?? 0;
+    checkUint(ram, 64, 'ramSize');
+    this.setItem(FW_CFG_RAM_SIZE, le(ram, 8));
+    this.setItem(FW_CFG_NOGRAPHIC, le(options.nographic ? 1 : 0, 2));
+    this.setItem(FW_CFG_NB_CPUS, le(cpus, 2));
+    this.setItem(FW_CFG_MAX_CPUS, le(maxCpus, 2));
+    this.setItem(FW_CFG_BOOT_MENU, le(options.bootMenu ? 1 : 0, 2));
+    this.setItem(FW_CFG_IRQ0_OVERRIDE, le(1, 4));
+    if (options.machineId !== undefined) {
+      checkUint(options.machineId, 32, 'machineId');
+      this.setItem(FW_CFG_MACHINE_ID, le(options.machineId, 4));
+    }
+    const blob = (b: FwCfgBlob, what: string, addrKey: number, sizeKey: number, dataKey: number) => {
+      checkUint(b.addr, 32, `${what}.addr`);
+      this.setItem(addrKey, le(b.addr, 4));
+      this.setItem(sizeKey, le(b.data.length, 4));
+      this.setItem(dataKey, b.data);
+    };
+    if (options.kernel) {
+      blob(options.kernel, 'kernel', FW_CFG_KERNEL_ADDR, FW_CFG_KERNEL_SIZE, FW_CFG_KERNEL_DATA);
+      if (options.kernel.entry !== undefined) {
+        checkUint(options.kernel.entry, 32, 'kernel.entry');
+        this.setItem(FW_CFG_KERNEL_ENTRY, le(options.kernel.entry, 4));
+      }
+    }
+    if (options.initrd)
+      blob(options.initrd, 'initrd', FW_CFG_INITRD_ADDR, FW_CFG_INITRD_SIZE, FW_CFG_INITRD_DATA);
+    if (options.setup) blob(options.setup, 'setup', FW_CFG_SETUP_ADDR, FW_CFG_SETUP_SIZE, FW_CFG_SETUP_DATA);
+    if (options.cmdline) {
+      const text = new TextEncoder().encode(options.cmdline.text);
+      const data = new Uint8Array(text.length + 1);
+      data.set(text);
+      blob(
+        { addr: options.cmdline.addr, data },
+        'cmdline',
+        FW_CFG_CMDLINE_ADDR,
+        FW_CFG_CMDLINE_SIZE,
+        FW_CFG_CMDLINE_DATA,
+      );
+    }
+    this.rebuildDirectory();
+    this.select(0);
+  }
+
+  /** Set (or replace) a legacy or arch-local item. File selectors are managed by `addFile`. */
+  setItem(key: number, data: Uint8Array): void {
+    checkUint(key, 16, 'key');
+    const k = key & ~FW_CFG_WRITE_CHANNEL;
+    if ((k & FW_CFG_ENTRY_MASK) >= FW_CFG_FILE_FIRST && (k & FW_CFG_ARCH_LOCAL) === 0) {
+      throw new DevicesError('INVALID_ARGUMENT', `fw_cfg key ${hex(key)} is in the file range; use addFile`);
+    }
+    this.items.set(k, data);
+    if (this.selector === k) this.current = data;
+  }
+
+  /** Add a named file (e.g. "etc/e820"); returns its selector. Files are kept sorted by name. */
+  addFile(name: string, data: Uint8Array): number {
+    const bytes = new TextEncoder().encode(name);
+    if (bytes.length === 0 || bytes.length >= FW_CFG_MAX_FILE_PATH || bytes.includes(0)) {
+      throw new DevicesError(
+        'INVALID_ARGUMENT',
+        `fw_cfg file name "${name}" must be 1..55 bytes without NUL`,
+      );
+    }
+    if (this.files.some((f) => f.name === name)) {
+      throw new DevicesError('OVERLAP', `fw_cfg file "${name}" already exists`);
+    }
+    if (FW_CFG_FILE_FIRST + this.files.length > FW_CFG_ENTRY_MASK) {
+      throw new DevicesError('OUT_OF_RANGE', `fw_cfg has no selector left for "${name}"`);
+    }
+    this.files.push({ name, data });
+    // strcmp order on the UTF-8 bytes, as QEMU's fw_cfg_add_file_callback sorts.
+    const key = (s: string) => Array.from(new TextEncoder().encode(s));
+    this.files.sort((a, b) => {
+      const x = key(a.name);
+      const y = key(b.name);
+      for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+      return x.length - y.length;
+    });
+    this.rebuildDirectory();
+    this.select(this.selector);
+    return FW_CFG_FILE_FIRST + this.files.findIndex((f) => f.name === name);
+  }
+
+  /** The file directory as the guest sees it. */
+  listFiles(): FwCfgFileInfo[] {
+    return this.files.map((f, i) => ({ name: f.name, select: FW_CFG_FILE_FIRST + i, size: f.data.length }));
+  }
+
+  private rebuildDirectory(): void {
+    const dir = new Uint8Array(4 + FW_CFG_FILE_ENTRY_SIZE * this.files.length);
+    const dv = new DataView(dir.buffer);
+    dv.setUint32(0, this.files.length); // big-endian, like every FILE_DIR field
+    this.files.forEach((f, i) => {
+      const o = 4 + FW_CFG_FILE_ENTRY_SIZE * i;
+      dv.setUint32(o, f.data.length);
+      dv.setUint16(o + 4, FW_CFG_FILE_FIRST + i);
+      dir.set(new TextEncoder().encode(f.name), o + 8);
+    });
+    this.items.set(FW_CFG_FILE_DIR, dir);
+  }
+
+  private lookup(key: number): Uint8Array | undefined {
+    const k = key & (FW_CFG_ARCH_LOCAL | FW_CFG_ENTRY_MASK);
+    if ((k & FW_CFG_ARCH_LOCAL) === 0 && k >= FW_CFG_FILE_FIRST)
+      return this.files[k - FW_CFG_FILE_FIRST]?.data;
+    return this.items.get(k);
+  }
+
+  private select(key: number): void {
+    this.selector = key & 0xffff;
+    this.offset = 0;
+    this.current = this.lookup(this.selector);
+  }
+
+  read(_offset: number, size: number): number {
+    if (size !== 1) return size === 2 ? 0xffff : 0xffffffff;
+    const d = this.current;
+    if (!d || this.offset >= d.length) return 0;
+    return d[this.offset++]!;
+  }
+
+  write(_offset: number, size: number, value: number): void {
+    if (size === 2) this.select(value & 0xffff);
+    // byte writes are data writes: ignored, as in QEMU since 2.4
+  }
+
+  /** Guest-visible state (the contents are host configuration and are not part of it). */
+  saveState(): { kind: 'fw-cfg'; version: 1; selector: number; offset: number } {
+    return { kind: 'fw-cfg', version: 1, selector: this.selector, offset: this.offset };
+  }
+
+  /** Restore the selector and read offset from `saveState()`. */
+  restoreState(state: unknown): void {
+    const s = checkState(state, 'fw-cfg', 1);
+    const selector = stateInt(s, 'fw-cfg', 'selector', 0, 0xffff);
+    const offset = stateInt(s, 'fw-cfg', 'offset', 0, 0xffffffff);
+    this.select(selector);
+    this.offset = offset;
+  }
+}
