@@ -169,7 +169,7 @@ export interface LocalApicOptions {
 /** A batched register write: `reg` is the register index (MMIO offset >> 4 = MSR − 0x800). */
 export interface ApicBatchEntry {
   reg: number;
-  /** Bits 31:0 of the value. */
+  /** Bits 31:0 of the value (uint32, or int32 taken modulo 2^32). */
   value: number;
   /** Bits 63:32 (x2APIC ICR destination); must be 0 for every other register and in xAPIC mode. */
   high?: number;
@@ -186,8 +186,8 @@ export interface ApicBatchFailure {
 export interface ApicBatchResult {
   /** Entries that were applied. */
   applied: number;
-  /** Entries that were not, in order. Empty when all were applied. */
-  failures: ApicBatchFailure[];
+  /** Entries that were not, in order. Empty (and frozen) when all were applied. */
+  failures: readonly ApicBatchFailure[];
 }
 
 /** Plain, versioned snapshot data (QEMU's vmstate_apic_common in spirit). */
@@ -252,6 +252,20 @@ export interface LocalApicStats {
 }
 
 const STATE_VERSION = 1;
+const NO_FAILURES: readonly ApicBatchFailure[] = Object.freeze([]);
+
+/** An integer a 32-bit register field can be taken from (int32 or uint32 range). */
+function isU32ish(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= -0x8000_0000 && v <= 0xffff_ffff;
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
 const TWO32 = 0x1_0000_0000;
 
 function lvtIndexOf(reg: number): number {
@@ -653,43 +667,77 @@ export class LocalApic implements InterruptLine {
       if (
         e === null ||
         typeof e !== 'object' ||
-        !Number.isInteger(e.reg) ||
-        !Number.isInteger(e.value) ||
-        (e.high !== undefined && !Number.isInteger(e.high))
+        !isU32ish(e.reg) ||
+        !isU32ish(e.value) ||
+        (e.high !== undefined && !isU32ish(e.high))
       ) {
         throw new ApicError(
           'APIC_BAD_BATCH',
-          `writeBatch: entry ${i} is not { reg, value, high? } with integer fields: ${JSON.stringify(e)}`,
+          `writeBatch: entry ${i} is not { reg, value, high? } with 32-bit integer fields: ${safeJson(e)}`,
         );
       }
     }
     this.stats.batches++;
-    const failures: ApicBatchFailure[] = [];
+    let failures: ApicBatchFailure[] | undefined;
     let applied = 0;
     this.enter();
     const x2 = this.x2apicMode;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      const reg = e.reg;
-      const high = e.high ?? 0;
-      let status: number;
-      if (this.timer.expiry <= this.clock.now()) this.tick(); // as each trap would (enter())
-      if (!this.hardwareEnabled) status = APIC_ERR_MODE;
-      else if (reg < 0 || reg >= APIC_REG_COUNT) status = APIC_ERR_UNKNOWN;
-      else if (!x2 && high !== 0) status = APIC_ERR_RESERVED_BITS;
-      else status = this.writeReg(reg, e.value >>> 0, high >>> 0, x2);
+      const status = this.batchEntry(e.reg, e.value >>> 0, (e.high ?? 0) >>> 0, x2);
       if (status === APIC_OK) applied++;
       else {
+        failures ??= [];
         failures.push({
           index: i,
-          reg,
+          reg: e.reg,
           status: APIC_STATUS_NAMES[status]!,
-          message: `entry ${i}: ${APIC_STATUS_NAMES[status]} ${x2 ? 'x2APIC' : 'xAPIC'} register ${apicRegName(reg)}`,
+          message: `entry ${i}: ${APIC_STATUS_NAMES[status]} ${x2 ? 'x2APIC' : 'xAPIC'} register ${apicRegName(e.reg)}`,
         });
       }
     }
     this.leave();
-    return { applied, failures };
+    return { applied, failures: failures ?? NO_FAILURES };
+  }
+
+  /**
+   * `writeBatch` over flat little records, for the hypercall path (no allocation): entry i is
+   * `words[3i]` = register index, `words[3i+1]` = bits 31:0, `words[3i+2]` = bits 63:32. When
+   * `status` is given, `status[i]` receives the entry's APIC_* status code. Returns the number of
+   * entries applied.
+   */
+  writeBatchWords(words: Uint32Array, count: number, status?: Uint8Array): number {
+    if (!Number.isInteger(count) || count < 0 || count * 3 > words.length) {
+      throw new ApicError(
+        'APIC_BAD_BATCH',
+        `writeBatchWords: count ${count} needs ${count * 3} words, the array has ${words.length}`,
+      );
+    }
+    if (status !== undefined && status.length < count) {
+      throw new ApicError(
+        'APIC_BAD_BATCH',
+        `writeBatchWords: status array of ${status.length} < count ${count}`,
+      );
+    }
+    this.stats.batches++;
+    let applied = 0;
+    this.enter();
+    const x2 = this.x2apicMode;
+    for (let i = 0; i < count; i++) {
+      const st = this.batchEntry(words[3 * i]!, words[3 * i + 1]!, words[3 * i + 2]!, x2);
+      if (status !== undefined) status[i] = st;
+      if (st === APIC_OK) applied++;
+    }
+    this.leave();
+    return applied;
+  }
+
+  private batchEntry(reg: number, value: number, high: number, x2: boolean): number {
+    if (this.timer.expiry <= this.clock.now()) this.tick(); // as each trap would (enter())
+    if (!this.hardwareEnabled) return APIC_ERR_MODE;
+    if (reg < 0 || reg >= APIC_REG_COUNT) return APIC_ERR_UNKNOWN;
+    if (!x2 && high !== 0) return APIC_ERR_RESERVED_BITS;
+    return this.writeReg(reg, value, high, x2);
   }
 
   /**

@@ -184,7 +184,16 @@ describe('writeBatch ≡ sequential writes', () => {
         expect(result.applied).toBe(s.seq.length - seqFailed.length);
         if (seqM.log.some((l) => !l.startsWith('accept 0') && l.startsWith('accept'))) withIpis++;
         if (seqFailed.length > 0) withFailures++;
-        expect(observe(batM, s.later)).toEqual(observe(seqM, s.later));
+        // The flat-record form used by the hypercall path gives the same outcome.
+        const wordsM = build(s);
+        const words = new Uint32Array(s.seq.length * 3);
+        for (const [i, e] of s.seq.entries()) words.set([e.reg, e.value >>> 0, (e.high ?? 0) >>> 0], 3 * i);
+        const status = new Uint8Array(s.seq.length);
+        expect(wordsM.apics[0]!.writeBatchWords(words, s.seq.length, status)).toBe(result.applied);
+        expect([...status.entries()].filter(([, st]) => st !== 0).map(([i]) => i)).toEqual(seqFailed);
+        const want = observe(seqM, s.later);
+        expect(observe(batM, s.later)).toEqual(want);
+        expect(observe(wordsM, s.later)).toEqual(want);
       }),
       { numRuns: 3000 },
     );
@@ -215,6 +224,14 @@ describe('writeBatch ≡ sequential writes', () => {
     expect(r.failures[1]!.message).toContain('PPR (0x0a)');
     expect(r.failures[3]!.message).toContain('SELF_IPI');
     expect(() => a.writeBatch([{ reg: 1.5, value: 0 }])).toThrow(/entry 0/);
+    expect(() =>
+      a.writeBatch([
+        { reg: 8, value: 0 },
+        { reg: 8, value: 2 ** 33 },
+      ]),
+    ).toThrow(/entry 1/);
+    expect(a.mmioRead(0x80, 4)).toBe(0x20); // a rejected batch applies nothing
+    expect(() => a.writeBatchWords(new Uint32Array(5), 2)).toThrow(/count 2/);
   });
 
   it('ICR writes inside a batch send their IPIs in order', () => {
