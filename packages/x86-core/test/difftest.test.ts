@@ -121,7 +121,7 @@ function hexRegs(s: string): Uint32Array {
 
 function parseRecord(line: string): Record {
   const f = line.split(' ');
-  if (f.length !== 13 || f[0] !== 'C') throw new Error(`difftest: malformed record: ${line}`);
+  if (f.length !== 12 || f[0] !== 'C') throw new Error(`difftest: malformed record: ${line}`);
   const memIn = f[5] === '-' ? null : hexBytes(f[5]!);
   const memOut = memIn ? memIn.slice() : new Uint8Array(WINSZ);
   if (f[8] !== '-') {
@@ -202,6 +202,9 @@ class Harness {
   constructor() {
     const memory = new api.FlatMemory!(RAM_SIZE);
     this.cpu = new api.Cpu!({ memory });
+    const eflags = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(this.cpu), 'eflags');
+    if (!eflags?.get || !eflags.set)
+      throw new Error('difftest: Cpu lacks the agreed `eflags` get/set accessor');
     this.ram = memory.tlb.ram;
     this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
     this.installTables();
@@ -277,6 +280,8 @@ class Harness {
       let sp = regs[ESP]!;
       if (WITH_ERROR_CODE.has(vector)) sp += 4;
       const frameEip = this.view.getUint32(sp, true);
+      const frameCs = this.view.getUint32(sp + 4, true) & 0xffff;
+      if (frameCs !== 0x08) diffs.push(`fault pushed CS ${hex(frameCs)}, expected 0x08`);
       flags = this.view.getUint32(sp + 8, true);
       regs[ESP] = sp + 12;
       if (frameEip !== CODE)
