@@ -211,6 +211,26 @@ describe('firmware tables: ACPI', () => {
     expect(resets).toEqual(['cf9-hard']);
   });
 
+  it('DSDT declares \\_SB.PCI0 as a PNP0A03 root bridge (and omits it without PCI)', () => {
+    const find = (m: Uint8Array, d: Sdt, needle: number[]) => {
+      const body = Array.from(m.subarray(d.addr + 36, d.addr + d.length));
+      return body.findIndex((_, i) => needle.every((b, j) => body[i + j] === b));
+    };
+    const { mem } = build({ ramSize: 64 << 20 });
+    const dsdt = sdt(mem, u32(mem, parseAcpi(mem).tables.get('FACP')!.addr + 40));
+    const scope = find(mem, dsdt, [0x10]);
+    expect(scope).toBeGreaterThan(0);
+    expect(find(mem, dsdt, [0x5c, 0x5f, 0x53, 0x42, 0x5f])).toBeGreaterThan(0); // \_SB_
+    expect(find(mem, dsdt, [0x5b, 0x82])).toBeGreaterThan(0); // DeviceOp
+    // Name (_HID, EisaId ("PNP0A03")) = 08 '_HID' 0C 41 D0 0A 03
+    expect(find(mem, dsdt, [0x08, 0x5f, 0x48, 0x49, 0x44, 0x0c, 0x41, 0xd0, 0x0a, 0x03])).toBeGreaterThan(0);
+    expect(amlS5(mem, dsdt)).toBe(0);
+    const noPci = build({ ramSize: 64 << 20, pci: false });
+    const d2 = sdt(noPci.mem, u32(noPci.mem, parseAcpi(noPci.mem).tables.get('FACP')!.addr + 40));
+    expect(find(noPci.mem, d2, [0x5b, 0x82])).toBe(-1);
+    expect(amlS5(noPci.mem, d2)).toBe(0);
+  });
+
   it('MADT lists every vCPU, the IO-APIC, IRQ0→GSI2 and a level/high SCI override, and LINT1 NMI', () => {
     const { mem, layout } = build({ ramSize: 64 << 20, apicIds: [0, 2, 4, 6] });
     const madt = parseMadt(mem, parseAcpi(mem).tables.get('APIC')!);
@@ -267,6 +287,7 @@ describe('firmware tables: ACPI', () => {
     expect(() => build({ ramSize: 1000 })).toThrow(DevicesError);
     expect(() => build({ ramSize: 64 << 20, cpus: 0 })).toThrow(/cpus/);
     expect(() => build({ ramSize: 64 << 20, apicIds: [1, 1] })).toThrow(/duplicates/);
+    expect(() => build({ ramSize: 64 << 20, ioApic: { id: 16 } })).toThrow(/ioApic.id/);
     expect(() => build({ ramSize: 64 << 20, oemId: 'TOOLONGID' })).toThrow(/oemId/);
     expect(() => build({ ramSize: 64 << 20, tablesBase: 0xe0008 })).toThrow(/aligned/);
     expect(() => build({ ramSize: 64 << 20, tablesBase: 0xfffc0, pointersBase: 0xf0000 })).toThrow(

@@ -22,8 +22,13 @@ export interface PlatformConfig {
   cpus?: number;
   /** Explicit local APIC IDs instead of 0..cpus−1 (the first is the BSP). */
   apicIds?: number[];
-  /** The IO-APIC; default present at IOAPIC_BASE with ID = number of CPUs, GSI base 0, 24 pins. */
-  ioApic?: { id?: number; address?: number; gsiBase?: number; pins?: number; version?: number };
+  /**
+   * The IO-APIC (always present): default at IOAPIC_BASE, GSI base 0, version 0x11 (82093AA), and
+   * ID one above the highest APIC ID when that fits the 4-bit field, else 0 (as QEMU).
+   */
+  ioApic?: { id?: number; address?: number; gsiBase?: number; version?: number };
+  /** A PCI host bridge answers at 0xcf8 (DSDT `\_SB.PCI0`); default true. */
+  pci?: boolean;
   /** Dual 8259 PICs present (MADT PCAT_COMPAT); default true. */
   pic?: boolean;
   /** An i8042 is present (FADT IAPC_BOOT_ARCH 8042 flag); default true. */
@@ -49,7 +54,8 @@ export interface PlatformConfig {
 export interface ResolvedPlatform {
   ramSize: number;
   apicIds: number[];
-  ioApic: { id: number; address: number; gsiBase: number; pins: number; version: number };
+  ioApic: { id: number; address: number; gsiBase: number; version: number };
+  pci: boolean;
   pic: boolean;
   i8042: boolean;
   hpet: { address: number; timers: number } | null;
@@ -113,12 +119,11 @@ export function resolvePlatform(config: PlatformConfig): ResolvedPlatform {
     apicIds = Array.from({ length: n }, (_, i) => i);
   }
   const io = config.ioApic ?? {};
-  const defaultIoId = (Math.max(...apicIds) + 1) & 0xff;
+  const defaultIoId = Math.max(...apicIds) + 1;
   const ioApic = {
-    id: int(io.id ?? (defaultIoId > 254 ? 0 : defaultIoId), 0, 254, 'ioApic.id'),
+    id: int(io.id ?? (defaultIoId > 15 ? 0 : defaultIoId), 0, 15, 'ioApic.id'),
     address: int(io.address ?? IOAPIC_BASE, 0, 0xfffff000, 'ioApic.address'),
     gsiBase: int(io.gsiBase ?? 0, 0, 0xffff, 'ioApic.gsiBase'),
-    pins: int(io.pins ?? 24, 16, 240, 'ioApic.pins'),
     version: int(io.version ?? IOAPIC_DEFAULT_VERSION, 0, 0xff, 'ioApic.version'),
   };
   const hpet =
@@ -163,6 +168,7 @@ export function resolvePlatform(config: PlatformConfig): ResolvedPlatform {
     ramSize: config.ramSize,
     apicIds,
     ioApic,
+    pci: config.pci ?? true,
     pic: config.pic ?? true,
     i8042: config.i8042 ?? true,
     hpet,

@@ -22,7 +22,7 @@ import {
 } from '../system/acpi-pm';
 import { hpetBlockId } from '../system/hpet';
 import { RCR_RST_CPU, RCR_SYS_RST } from '../system/reset-control';
-import { amlNamePackage } from './aml';
+import { amlDevice, amlNameEisaId, amlNameInteger, amlNamePackage, amlRootScope } from './aml';
 import { type PlatformConfig, type ResolvedPlatform, resolvePlatform } from './config';
 import { checksum8, type GuestMemoryTarget, physWriter } from './guest-memory';
 import { BIOS_AREA_END, RESET_CONTROL_PORT } from './platform';
@@ -214,6 +214,29 @@ function gas(b: Block, a: number, space: number, bitWidth: number, access: numbe
   b.u64(a + 4, address);
 }
 
+/**
+ * DSDT body: `\_S5` (the SLP_TYP the AcpiPm device powers off on) and, when the PCI host exists,
+ * `\_SB.PCI0` (PNP0A03) so an ACPI OS enumerates bus 0 — Linux scans PCI only through an ACPI root
+ * bridge once ACPI is enabled.
+ */
+function buildDsdtAml(p: ResolvedPlatform): number[] {
+  const aml = amlNamePackage('_S5', [ACPI_SLP_TYP_S5, ACPI_SLP_TYP_S5, 0, 0]);
+  if (p.pci) {
+    aml.push(
+      ...amlRootScope(
+        '_SB',
+        amlDevice('PCI0', [
+          ...amlNameEisaId('_HID', 'PNP0A03'),
+          ...amlNameInteger('_ADR', 0),
+          ...amlNameInteger('_UID', 0),
+          ...amlNameInteger('_BBN', 0),
+        ]),
+      ),
+    );
+  }
+  return aml;
+}
+
 /** ISA IRQ → (GSI, MPS flags) as the MADT overrides and MP table describe them. */
 export function isaIrqRouting(p: ResolvedPlatform): { irq: number; gsi: number; flags: number }[] {
   const out: { irq: number; gsi: number; flags: number }[] = [];
@@ -240,7 +263,7 @@ export function writeFirmwareTables(config: PlatformConfig, memory: GuestMemoryT
   const tablesEnd = p.tablesBase < p.pointersBase ? p.pointersBase : BIOS_AREA_END;
   const b = new Block(p.tablesBase, tablesEnd);
   const ncpu = p.apicIds.length;
-  const dsdtAml = amlNamePackage('_S5', [ACPI_SLP_TYP_S5, ACPI_SLP_TYP_S5, 0, 0]);
+  const dsdtAml = buildDsdtAml(p);
   const overrides = [
     { irq: 0, gsi: p.ioApic.gsiBase + 2, flags: 0 },
     {
