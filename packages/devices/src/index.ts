@@ -49,11 +49,35 @@ export {
 } from './firmware/platform';
 export type { FirmwareLayout } from './firmware/tables';
 export { writeFirmwareTables } from './firmware/tables';
+export type { IoApicCounters, IoApicMessage, IoApicOptions, IoApicState } from './ioapic/ioapic';
+export { IoApic } from './ioapic/ioapic';
+export {
+  IOAPIC_DEFAULT_BASE,
+  IOAPIC_DELMODE_EXTINT,
+  IOAPIC_DELMODE_FIXED,
+  IOAPIC_DELMODE_INIT,
+  IOAPIC_DELMODE_LOWEST,
+  IOAPIC_DELMODE_NMI,
+  IOAPIC_DELMODE_SMI,
+  IOAPIC_MMIO_SIZE,
+  IOAPIC_NUM_PINS,
+} from './ioapic/registers';
 export type { PciBar, PciFunctionOptions } from './pci/function';
 export { PciFunction } from './pci/function';
 export type { BytePortDevice, PciHostOptions } from './pci/host';
 export { PciBus, PciHost } from './pci/host';
 export { createI440fxHostBridge } from './pci/i440fx';
+export type { PicCounters, PicOptions, PicState } from './pic/pic-pair';
+export { Pic8259Pair } from './pic/pic-pair';
+export type { Pic8259ChipState, Pic8259Counters } from './pic/pic8259';
+export { ELCR_MASTER_PORT, ELCR_SLAVE_PORT } from './pic/registers';
+export type { PitChannelState, PitCounters, PitOptions, PitState } from './pit/pit8254';
+export { Pit8254 } from './pit/pit8254';
+export { PIT_HZ } from './pit/registers';
+export type { ByteDevice, PortBusOptions, PortDevice, PortRegion, PortSize } from './portbus';
+export { PortBus } from './portbus';
+export type { RtcCounters, RtcOptions, RtcState } from './rtc/rtc';
+export { Rtc } from './rtc/rtc';
 export type { AcpiPmOptions } from './system/acpi-pm';
 export {
   ACPI_PM_SIZE,
@@ -76,4 +100,7 @@ export { Port92 } from './system/port92';
 export type { PostPortOptions } from './system/post';
 export { PostPort } from './system/post';
 export { ResetControl } from './system/reset-control';
+export { UART_BASE_BAUD, UART_FIFO_SIZE } from './uart/registers';
+export type { UartCounters, UartEvents, UartOptions, UartState } from './uart/uart16550';
+export { Uart16550 } from './uart/uart16550';
 export { VERSION } from './version';
