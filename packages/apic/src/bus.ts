@@ -43,8 +43,11 @@ export interface ApicMessage {
   dest: number;
   /** APIC_TRIGGER_EDGE (0) or APIC_TRIGGER_LEVEL (1). */
   trigger: number;
-  /** 1 = assert. A level-triggered message with level 0 is ignored (de-assert). */
-  level: number;
+  /**
+   * Assert (1 / true). A level-triggered message with level 0 / false is a de-assert and is
+   * ignored. (Booleans are accepted so an IO-APIC's messages can be passed through unchanged.)
+   */
+  level: number | boolean;
 }
 
 export interface ApicBusOptions {
@@ -97,7 +100,8 @@ export class ApicBus {
    */
   deliver(msg: ApicMessage): number {
     const level = msg.trigger & 1;
-    if (level === APIC_TRIGGER_LEVEL && (msg.level & 1) === 0) return 0;
+    const assert = msg.level === true || (typeof msg.level === 'number' && (msg.level & 1) !== 0);
+    if (level === APIC_TRIGGER_LEVEL && !assert) return 0;
     return this.send(
       null,
       msg.deliveryMode & 7,
