@@ -51,6 +51,8 @@ export type {
   StructDef,
 } from './manifest-types';
 export { ARG_REGISTERS } from './manifest-types';
+export type { AreaMsrWrite } from './msr';
+export { decodeAreaMsrWrite, writePvclockTimeInfo, writePvclockWallClock } from './msr';
 export type { AbiSnapshot } from './snapshot';
 export { assertValidManifest, describeAbi, manifestProblems, parseSnapshot, snapshotJson } from './snapshot';
 export { VERSION } from './version';
