@@ -104,6 +104,8 @@ interface Record {
   flagsOut: number;
   memOut: Uint8Array;
   vector: number;
+  /** Error code pushed with the exception, −1 for none. */
+  errorCode: number;
   definedFlags: number;
   undefinedBits: Uint32Array;
 }
@@ -146,6 +148,7 @@ function parseRecord(line: string): Record {
     flagsOut: Number.parseInt(f[7]!, 16),
     memOut,
     vector: f[9] === '-' ? -1 : Number.parseInt(f[9]!, 16),
+    errorCode: f[9]!.includes(':') ? Number.parseInt(f[9]!.split(':')[1]!, 16) : -1,
     definedFlags: Number.parseInt(f[10]!, 16),
     undefinedBits,
   };
@@ -278,7 +281,16 @@ class Harness {
       vector = (eip - HANDLERS - 1) / 16;
       // Undo the exception frame to get the state at the fault: [error code,] EIP, CS, EFLAGS.
       let sp = regs[ESP]!;
-      if (WITH_ERROR_CODE.has(vector)) sp += 4;
+      let errorCode = -1;
+      if (WITH_ERROR_CODE.has(vector)) {
+        errorCode = this.view.getUint32(sp, true);
+        sp += 4;
+      }
+      if (vector === rec.vector && errorCode !== rec.errorCode) {
+        diffs.push(
+          `error code ${errorCode < 0 ? 'none' : hex(errorCode)}, expected ${rec.errorCode < 0 ? 'none' : hex(rec.errorCode)}`,
+        );
+      }
       const frameEip = this.view.getUint32(sp, true);
       const frameCs = this.view.getUint32(sp + 4, true) & 0xffff;
       if (frameCs !== 0x08) diffs.push(`fault pushed CS ${hex(frameCs)}, expected 0x08`);
@@ -321,7 +333,8 @@ function hex2(v: number): string {
   return v.toString(16).padStart(2, '0');
 }
 function vecName(v: number): string {
-  return v < 0 ? 'none' : v === 0 ? '#DE' : `vector ${v}`;
+  const names: { [v: number]: string } = { 0: '#DE', 6: '#UD', 8: '#DF', 13: '#GP', 14: '#PF' };
+  return v < 0 ? 'none' : `vector ${v}${names[v] ? ` (${names[v]})` : ''}`;
 }
 function flagString(f: number): string {
   return `${hex(f)} [${FLAG_NAMES.filter(([bit]) => f & bit)

@@ -18,10 +18,10 @@
  *   # comment
  *   F <form-index> <form-name>
  *   C <form-index> <code> <regs-in> <eflags-in> <window-in|-> <regs-out> <eflags-out>
- *     <window-changes|-> <vector|-> <defined-flags> <undefined-register-bits|->
+ *     <window-changes|-> <vector[:error-code]|-> <defined-flags> <undefined-register-bits|->
  * window-in is the 64-byte data window at WINDOW ('-' = all zero), window-changes lists
- * `offset=bytes` runs that differ after the instruction, vector is the exception (0 #DE, 6 #UD) whose
- * register state is the state at the fault, defined-flags is the EFLAGS mask the SDM defines for
+ * `offset=bytes` runs that differ after the instruction, vector is the exception (0 #DE, 6 #UD,
+ * 13:<error code> #GP) whose register state is the state at the fault, defined-flags is the EFLAGS mask the SDM defines for
  * this case, and undefined-register-bits lists `reg=mask` bits whose final value the SDM leaves
  * undefined (BSF/BSR of 0, SHLD/SHRD of a 16-bit operand by more than 16).
  */
@@ -114,7 +114,8 @@ typedef struct {
   uint32_t addrregs; /* registers holding addresses: operand writes leave them alone */
   uint32_t ro[8], flo;
   uint8_t memo[WINSZ];
-  int exc;
+  int exc, err; /* exception vector and error code, -1: none */
+  int long_form; /* a #GP for an over-long instruction is expected */
 } Case;
 
 typedef struct {
@@ -247,7 +248,7 @@ static void modrm(Case *c, int regfield, int size, int allow_mem, int must_mem, 
 enum {
   K_ALU, K_TEST, K_INCDEC, K_NEGNOT, K_SHIFT, K_SHD, K_MULDIV, K_IMUL, K_BT, K_BS, K_SETCC, K_CMOV,
   K_CMPXCHG, K_CMPXCHG8B, K_XADD, K_BSWAP, K_MOVX, K_XCHG, K_MOV, K_LEA, K_CBW, K_LAHF, K_FLAGOP,
-  K_XLAT, K_STR, K_UD
+  K_XLAT, K_STR, K_UD, K_LONG
 };
 typedef struct {
   char name[40];
@@ -311,6 +312,7 @@ static void build_forms(void) {
   const char *str[] = {"MOVS", "CMPS", "STOS", "LODS", "SCAS"};
   for (int i = 0; i < 5; i++) addsz(K_STR, i, str[i], 1, 1, 1);
   add(K_UD, 0, 32, "#UD: LOCK misuse, UD2");
+  add(K_LONG, 0, 32, "#GP: 15-byte limit (prefix runs)");
 }
 
 /* Flags the SDM defines after a shift or rotate (SDM Vol. 2B, SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR). */
@@ -685,6 +687,24 @@ static void gen_case(Case *c, Form *f) {
     if (k == 5 && e.mem) put_reg(c, g, sz, below(8)); /* keep the bit offset inside the window */
     break;
   }
+  case K_LONG: { /* SDM Vol. 3A §2.x / Vol. 2A §2.3.11: an instruction longer than 15 bytes is #GP(0) */
+    c->long_form = 1;
+    int sz = below(2) ? 16 : 32, total = 12 + below(6), op = below(8);
+    int base = sz == 16 ? 5 : 6, k = total - base, pos66 = below(k + 1);
+    const uint8_t segs[] = {0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65};
+    for (int i = 0; i <= k; i++) {
+      if (sz == 16 && i == pos66) emit(c, 0x66);
+      if (i < k) emit(c, segs[below(6)]);
+    }
+    if (sz == 16) k++; /* the 0x66 counted as a prefix */
+    emit(c, 0x81);
+    modrm(c, op, sz, 0, 0, 0, 0, 0, &e);
+    put_E(c, &e, sz, rv(sz));
+    uint32_t v = rv(sz);
+    for (int i = 0; i < sz / 8; i++) emit(c, v >> (8 * i));
+    c->fmask = (op == 1 || op == 4 || op == 6) ? ALLF & ~AF : ALLF;
+    break;
+  }
   case K_STR: {
     /* op: 0 MOVS, 1 CMPS, 2 STOS, 3 LODS, 4 SCAS */
     const uint8_t opc[] = {0xa4, 0xa6, 0xaa, 0xac, 0xae};
@@ -727,7 +747,7 @@ typedef struct {
 static sigjmp_buf jb;
 static volatile sig_atomic_t gsig;
 static uint64_t fault_rip;
-static uint32_t fault_regs[8], fault_fl;
+static uint32_t fault_regs[8], fault_fl, fault_trapno, fault_err;
 static int insn_off; /* offset of the instruction under test in the trampoline */
 
 static void on_fault(int sig, siginfo_t *si, void *ucv) {
@@ -744,6 +764,8 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
   fault_regs[ESI] = (uint32_t)g[REG_RSI];
   fault_regs[EDI] = (uint32_t)g[REG_RDI];
   fault_fl = (uint32_t)g[REG_EFL];
+  fault_trapno = (uint32_t)g[REG_TRAPNO];
+  fault_err = (uint32_t)g[REG_ERR];
   siglongjmp(jb, 1);
 }
 
@@ -792,8 +814,10 @@ static void run_case(Case *c) {
     c->ro[ESP] = c->r[ESP];
     c->flo = (uint32_t)ctx->flout & (ALLF | 2);
     c->exc = -1;
+    c->err = -1;
   } else {
-    if ((gsig != SIGFPE && gsig != SIGILL) || fault_rip != CODE_ADDR + insn_off) {
+    int expected = gsig == SIGFPE || gsig == SIGILL || (gsig == SIGSEGV && fault_trapno == 13 && c->long_form);
+    if (!expected || fault_rip != CODE_ADDR + insn_off) {
       fprintf(stderr, "difftest: unexpected signal %d at %#lx (case bytes", (int)gsig, (unsigned long)fault_rip);
       for (int i = 0; i < c->len; i++) fprintf(stderr, " %02x", c->code[i]);
       fprintf(stderr, ")\n");
@@ -802,7 +826,8 @@ static void run_case(Case *c) {
     memcpy(c->ro, fault_regs, sizeof c->ro);
     c->ro[ESP] = c->r[ESP];
     c->flo = fault_fl & (ALLF | 2);
-    c->exc = gsig == SIGFPE ? 0 : 6; /* #DE, #UD */
+    c->exc = gsig == SIGFPE ? 0 : gsig == SIGILL ? 6 : 13; /* #DE, #UD, #GP */
+    c->err = gsig == SIGSEGV ? (int)fault_err : -1;
   }
   memcpy(c->memo, win, WINSZ);
   for (int i = 0; i < 0x1000; i++) {
@@ -843,6 +868,7 @@ static void print_case(int fi, Case *c) {
   if (!any) *p++ = '-';
   if (c->exc >= 0) p += sprintf(p, " %x", c->exc);
   else p += sprintf(p, " -");
+  if (c->err >= 0) p += sprintf(p, ":%x", c->err);
   p += sprintf(p, " %x ", c->fmask);
   any = 0;
   for (int i = 0; i < 8; i++)
