@@ -145,6 +145,8 @@ export class Cpu implements CpuState {
   kindWrite = ACCESS_WRITE;
   kindFetch = ACCESS_FETCH;
 
+  /** A repeated string instruction yielded to the run loop before finishing (not yet retired). */
+  repYield = false;
   /** Retired instructions. */
   icount = 0;
   /** Pending run-loop stop (STOP_*). */

@@ -38,11 +38,14 @@ export function runLoop(cpu: Cpu, max: number): number {
     cpu.halted = false;
     if (cpu.shutdown) return STOP_SHUTDOWN;
   }
-  const end = cpu.icount + max;
+  // The budget counts steps: retired instructions, fault deliveries and the yields of long
+  // repeated string instructions, so that run() always returns; `icount` counts only retirements.
+  let steps = 0;
   const poll = cpu.interrupts !== null;
   for (;;) {
     try {
-      while (cpu.icount < end) {
+      while (steps < max) {
+        steps++;
         if (poll) pollInterrupts(cpu);
         if (cpu.hasBreakpoints) {
           const lin = (cpu.csBase + cpu.ip) >>> 0;
@@ -55,7 +58,8 @@ export function runLoop(cpu: Cpu, max: number): number {
         cpu.startSp = cpu.regs[4]!;
         decode(cpu);
         execute(cpu);
-        cpu.icount++;
+        if (cpu.repYield) cpu.repYield = false;
+        else cpu.icount++;
         if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
       }
       return STOP_NONE;
@@ -65,9 +69,8 @@ export function runLoop(cpu: Cpu, max: number): number {
       cpu.ip = cpu.startIp;
       cpu.regs[4] = cpu.startSp;
       deliver(cpu, cpu.excVector, cpu.excError, SRC_FAULT);
-      // The faulting instruction with its delivery counts as one step, so a guest stuck in a fault
-      // loop still exhausts its budget.
-      cpu.icount++;
+      // The faulting instruction did not retire; its delivery still used a step of the budget.
+      cpu.repYield = false;
       if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
     }
   }

@@ -104,6 +104,7 @@ export function stringOp(cpu: Cpu, op: number): void {
       // Yield to the run loop: the instruction restarts with the updated registers, so interrupts
       // and the budget are honoured during long repeats (as hardware does between iterations).
       cpu.ip = cpu.startIp;
+      cpu.repYield = true;
       return;
     }
   }
