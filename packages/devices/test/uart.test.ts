@@ -102,6 +102,19 @@ describe('Uart16550 interrupts', () => {
     expect(uart.read(UART_IIR)).toBe(0xc4);
   });
 
+  it('with FIFOs off gives each queued byte its own RDA edge (the line drops when RBR is read)', () => {
+    const { uart, irqs } = rig();
+    uart.write(UART_IER, 0x01);
+    uart.enqueueInput([0x61, 0x62, 0x63]);
+    expect(irqs).toEqual([true]);
+    expect(uart.read(UART_IIR)).toBe(0x04);
+    expect(uart.read(UART_RX)).toBe(0x61);
+    expect(irqs).toEqual([true, false, true]);
+    expect(uart.read(UART_RX)).toBe(0x62);
+    expect(uart.read(UART_RX)).toBe(0x63);
+    expect(irqs).toEqual([true, false, true, false, true, false]);
+  });
+
   it('orders causes RLS > RDA > THRE > MSR and clears each at its documented source', () => {
     const { uart } = rig();
     uart.write(UART_MCR, 0x10); // loopback, all modem outputs off

@@ -408,6 +408,9 @@ export class Uart16550 {
     this.rxHead = (this.rxHead + 1) % UART_FIFO_SIZE;
     this.rxCount--;
     this.counters.rxBytes++;
+    // Let the line fall before the next queued byte "arrives", so an edge-triggered PIC sees a new
+    // request for it (with FIFOs off, each byte is its own RDA interrupt, as on a real line).
+    this.updateIrq();
     this.pump();
     this.updateIrq();
     this.events.bufferRead?.();
