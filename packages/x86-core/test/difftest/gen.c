@@ -468,8 +468,15 @@ static void gen_case(Case *c, Form *f) {
     emit(c, s == 8 ? 0xf6 : 0xf7);
     modrm(c, op, s, 1, 0, (1u << EAX) | (1u << EDX), s / 8, 0, &e);
     uint32_t d = rv(s), lo = rv(s), hi = rv(s);
-    if (op == 6 && d && below(4)) hi = below(d); /* DIV: mostly quotients that fit */
+    if (op == 6 && d && below(4)) hi = below(4) ? below(d) : d - 1; /* DIV: mostly quotients that fit */
     if (op == 7 && below(2)) hi = (lo >> (s - 1)) ? szmask(s) : 0; /* IDIV: sign-extended dividend */
+    if (op == 7 && below(16) == 0) { /* IDIV edges: most negative dividend, divisor ±1, -2; quotient ±2^(s-1) */
+      const uint32_t dv[] = {szmask(s), 1, szmask(s) - 1, 2};
+      d = dv[below(4)];
+      hi = szmask(s);
+      lo = below(2) ? 1u << (s - 1) : 0;
+      if (below(2)) { hi = 0; lo = (1u << (s - 1)) - below(2); }
+    }
     if (s == 8) put_reg(c, EAX, 16, lo | (hi << 8));
     else {
       put_reg(c, EAX, s, lo);
