@@ -18,7 +18,14 @@ export interface GuestPhysMemory {
 export function flatGuestMemory(ram: Uint8Array): GuestPhysMemory {
   return {
     isRam: (gpa, len) => gpa >= 0 && len >= 0 && gpa + len <= ram.length,
-    read: (gpa, dst, off, len) => dst.set(ram.subarray(gpa, gpa + len), off),
-    write: (gpa, src, off, len) => ram.set(src.subarray(off, off + len), gpa),
+    // Short copies loop (no subarray allocation); long ones use the native copy.
+    read: (gpa, dst, off, len) => {
+      if (len > 64) dst.set(ram.subarray(gpa, gpa + len), off);
+      else for (let i = 0; i < len; i++) dst[off + i] = ram[gpa + i]!;
+    },
+    write: (gpa, src, off, len) => {
+      if (len > 64) ram.set(src.subarray(off, off + len), gpa);
+      else for (let i = 0; i < len; i++) ram[gpa + i] = src[off + i]!;
+    },
   };
 }
