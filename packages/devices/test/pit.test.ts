@@ -100,6 +100,31 @@ describe('8254 counting modes', () => {
     expect(pit.counters.irq0Edges).toBe(51);
   });
 
+  it('mode 2: a count written while counting takes effect at the end of the current period', () => {
+    const { clock, pit, latch0 } = rig(1e9);
+    pit.write(3, 0x34);
+    pit.write(0, 1000 & 0xff);
+    pit.write(0, 1000 >> 8);
+    clock.toTick(300);
+    pit.write(0, 500 & 0xff);
+    pit.write(0, 500 >> 8);
+    pit.write(3, 0xe2);
+    expect(pit.read(0) & 0x40).toBe(0x40); // NULL COUNT until the new count is loaded
+    expect(latch0()).toBe(700);
+    expect(pit.nextDeadline()).toBe(cycleOfTick(1000, 1e9, PIT_HZ));
+    clock.toTick(999);
+    expect(latch0()).toBe(1);
+    clock.toTick(1000);
+    pit.update();
+    expect(latch0()).toBe(500);
+    pit.write(3, 0xe2);
+    expect(pit.read(0) & 0x40).toBe(0);
+    expect(pit.nextDeadline()).toBe(cycleOfTick(1500, 1e9, PIT_HZ));
+    clock.toTick(1700);
+    expect(latch0()).toBe(300);
+    expect(pit.counters.irq0Edges).toBe(2);
+  });
+
   it('mode 3 (square wave) counts by two with OUT high ceil(N/2) and low floor(N/2)', () => {
     const { clock, pit, irqs, latch0 } = rig();
     pit.write(3, 0x36);

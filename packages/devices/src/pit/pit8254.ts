@@ -10,8 +10,9 @@
  * first delivers edges that fell due. Channel 2's gate and OUT are reached through port 0x61
  * (`portB`), the way Linux calibrates the TSC.
  *
- * Deviations, all as in QEMU: a count is loaded at the write itself (not one CLK later), and a new
- * count written in mode 2 or 3 takes effect at once rather than at the end of the current period.
+ * A new count written while mode 2 or 3 is counting takes effect at the end of the current period
+ * (datasheet; for mode 3 the 8254 switches at the end of the current half-cycle, here at the end of
+ * the full cycle). Deviation, as in QEMU: a count is loaded at the write itself, not one CLK later.
  */
 
 import type { VirtualClock } from '@pv/x86-core';
@@ -77,6 +78,10 @@ export interface PitChannelState {
   latchMsbNext: boolean;
   statusLatched: boolean;
   status: number;
+  /** A count written during mode 2/3 counting, waiting for the end of the period (0 = none). */
+  pending: number;
+  /** PIT clock at which `pending` is loaded, or -1 when it waits for a gate trigger. */
+  switchAt: number;
 }
 
 /** Plain, versioned snapshot of the PIT (tick fields are absolute PIT clocks of the virtual clock). */
@@ -124,6 +129,9 @@ class Channel {
   latchMsbNext = false;
   statusLatched = false;
   status = 0;
+  /** Modes 2/3: a count written during counting, loaded at `switchAt` (0 = none). */
+  pending = 0;
+  switchAt = Number.POSITIVE_INFINITY;
 
   /** Reset state as QEMU leaves it (and a BIOS would): mode 3, count 65536, running if gated. */
   constructor(gate: boolean) {
@@ -140,12 +148,24 @@ class Channel {
     return this.armed && this.frozen < 0;
   }
 
+  /** Load a pending mode 2/3 count once its period has ended. */
+  settle(t: number): void {
+    if (this.pending !== 0 && this.frozen < 0 && t >= this.switchAt) {
+      this.start = this.switchAt;
+      this.count = this.pending;
+      this.pending = 0;
+      this.nullCount = false;
+      this.switchAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
   elapsed(t: number): number {
     return this.frozen >= 0 ? this.frozen : t - this.start;
   }
 
   /** The counting element's value at clock `t`, as the guest reads it (BCD-encoded in BCD mode). */
   value(t: number): number {
+    this.settle(t);
     const m = this.bcd ? 10000 : 0x10000;
     let v: number;
     if (!this.armed) v = this.count;
@@ -168,6 +188,7 @@ class Channel {
 
   /** OUT at clock `t` (datasheet "Mode definitions"). */
   out(t: number): boolean {
+    this.settle(t);
     if (!this.loaded) return this.mode !== PIT_MODE_INTERRUPT_ON_TC;
     const d = this.elapsed(t);
     switch (this.mode) {
@@ -192,6 +213,7 @@ class Channel {
 
   /** The PIT clock of the first rising edge of OUT strictly after clock `t`, or Infinity. */
   nextRisingEdge(t: number): number {
+    this.settle(t);
     if (!this.running()) return Number.POSITIVE_INFINITY;
     const d = t - this.start;
     switch (this.mode) {
@@ -385,6 +407,8 @@ export class Pit8254 implements ByteDevice {
         latchMsbNext: c.latchMsbNext,
         statusLatched: c.statusLatched,
         status: c.status,
+        pending: c.pending,
+        switchAt: c.switchAt === Number.POSITIVE_INFINITY ? -1 : c.switchAt,
       })),
       portB: this.portBBits,
       irqLevel: this.irqLevel,
@@ -423,6 +447,9 @@ export class Pit8254 implements ByteDevice {
       c.latchMsbNext = stateBool(r, ck, 'latchMsbNext');
       c.statusLatched = stateBool(r, ck, 'statusLatched');
       c.status = stateInt(r, ck, 'status', 0, 255);
+      c.pending = stateInt(r, ck, 'pending', 0, 0x10000);
+      const switchAt = stateNumber(r, ck, 'switchAt');
+      c.switchAt = switchAt === -1 ? Number.POSITIVE_INFINITY : switchAt;
       if (c.frozen < -1 || !Number.isInteger(c.frozen) || !Number.isInteger(c.start)) {
         throw new DevicesError('INVALID_STATE', `${ck} start/frozen are not integer PIT clocks`);
       }
@@ -479,6 +506,8 @@ export class Pit8254 implements ByteDevice {
     c.readMsbNext = false;
     c.latched = false;
     c.statusLatched = false;
+    c.pending = 0;
+    c.switchAt = Number.POSITIVE_INFINITY;
   }
 
   private latch(c: Channel, t: number): void {
@@ -523,6 +552,18 @@ export class Pit8254 implements ByteDevice {
       // The count is loaded into the counting element by the next gate trigger.
       return;
     }
+    if ((c.mode === PIT_MODE_RATE || c.mode === PIT_MODE_SQUARE) && c.armed) {
+      // Counting already: the current period completes with the old count (datasheet, modes 2/3).
+      c.settle(t);
+      c.pending = n;
+      c.nullCount = true;
+      if (c.frozen >= 0) c.switchAt = Number.POSITIVE_INFINITY;
+      else {
+        const p = Math.max(c.count, 2);
+        c.switchAt = c.start + (Math.floor((t - c.start) / p) + 1) * p;
+      }
+      return;
+    }
     c.count = n;
     c.nullCount = false;
     c.armed = true;
@@ -549,9 +590,16 @@ export class Pit8254 implements ByteDevice {
       case PIT_MODE_SQUARE:
         if (!c.armed) return;
         if (level) {
-          c.start = t; // a rising gate reloads the counter
+          c.start = t; // a rising gate reloads the counter, with a pending count if any
           c.frozen = -1;
+          if (c.pending !== 0) {
+            c.count = c.pending;
+            c.pending = 0;
+            c.nullCount = false;
+            c.switchAt = Number.POSITIVE_INFINITY;
+          }
         } else {
+          c.settle(t);
           c.frozen = c.elapsed(t); // counting stops, OUT goes high
         }
         return;
