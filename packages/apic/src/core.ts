@@ -24,13 +24,16 @@ import {
   APIC_DM_STARTUP,
   APIC_ESR_RECV_ILLEGAL_VECTOR,
   APIC_INPUT_POLARITY,
+  APIC_LVT_CMCI,
   APIC_LVT_ERROR,
   APIC_LVT_LEVEL_TRIGGER,
   APIC_LVT_LINT0,
   APIC_LVT_LINT1,
   APIC_LVT_MASKED,
   APIC_LVT_NB,
+  APIC_LVT_PERFORM,
   APIC_LVT_REMOTE_IRR,
+  APIC_LVT_THERMAL,
   APIC_LVT_TIMER,
   APIC_SPIV_APIC_ENABLED,
   APIC_SPIV_FOCUS_DISABLED,
@@ -233,6 +236,21 @@ export abstract class ApicCore implements InterruptLine {
   /** Drive LINT1 (NMI in the usual wiring). */
   setLint1(level: boolean): void {
     this.setLint(APIC_LVT_LINT1, level);
+  }
+
+  /**
+   * A local interrupt source fired (KVM's kvm_apic_local_deliver): APIC_LVT_THERMAL (thermal
+   * sensor), APIC_LVT_PERFORM (performance-counter overflow) or APIC_LVT_CMCI (corrected machine
+   * check). Raised through that LVT entry, if unmasked. Other indices are host misuse.
+   */
+  signalLocal(lvtIndex: number): void {
+    if (lvtIndex !== APIC_LVT_THERMAL && lvtIndex !== APIC_LVT_PERFORM && lvtIndex !== APIC_LVT_CMCI) {
+      throw new ApicError(
+        'APIC_BAD_OPTION',
+        `signalLocal: LVT index ${String(lvtIndex)} is not APIC_LVT_THERMAL (1), APIC_LVT_PERFORM (2) or APIC_LVT_CMCI (6)`,
+      );
+    }
+    if (this.hardwareEnabled) this.localDeliver(lvtIndex);
   }
 
   /** TSC cycle of the next timer event, or +Infinity: the run loop stops there and calls tick(). */

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { APIC_DM_FIXED, ApicBus, LocalApic, MSR_KVM_PV_EOI_EN } from '../src/index';
+import {
+  APIC_DM_FIXED,
+  APIC_LVT_CMCI,
+  APIC_LVT_PERFORM,
+  APIC_LVT_THERMAL,
+  APIC_LVT_TIMER,
+  ApicBus,
+  ApicError,
+  LocalApic,
+  MSR_KVM_PV_EOI_EN,
+} from '../src/index';
 import { drain, enableXapic, FakeClock, machine, ram } from './helpers';
 
 /** Put vectors in IRR via fixed self-IPIs (edge). */
@@ -208,6 +218,24 @@ describe('LVT masking and local interrupt pins', () => {
     a.mmioWrite(0x360, 4, 0x2000 | 0x400);
     a.setLint1(false);
     expect(a.nmi()).toBe(true);
+  });
+});
+
+describe('thermal / perf / CMCI sources', () => {
+  it('signalLocal raises through the LVT entry (fixed or NMI), honours the mask, rejects other indices', () => {
+    const { apics } = machine(1);
+    const a = apics[0]!;
+    enableXapic(a);
+    a.mmioWrite(0x330, 4, 0x10050); // thermal masked
+    a.mmioWrite(0x340, 4, 0x400); // perf → NMI (Linux's perf NMI)
+    a.mmioWrite(0x2f0, 4, 0x52); // CMCI fixed
+    a.signalLocal(APIC_LVT_THERMAL);
+    expect(a.pending()).toBe(false);
+    a.signalLocal(APIC_LVT_PERFORM);
+    expect(a.nmi()).toBe(true);
+    a.signalLocal(APIC_LVT_CMCI);
+    expect(a.acknowledge()).toBe(0x52);
+    expect(() => a.signalLocal(APIC_LVT_TIMER)).toThrow(ApicError);
   });
 });
 
