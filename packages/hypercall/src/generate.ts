@@ -184,7 +184,7 @@ same manifest.
 
 CPUID.1:ECX bit 31 (\`CPUID_1_ECX_HYPERVISOR\`) says a hypervisor is present. Leaves
 0x40000000–0x400001ff are answered by the hypervisor; the ones not listed read as zero.
-The @pv signature is \`${JSON.stringify(m.pvSignature).slice(1, -1)}\`.
+The @pv signature is \`${m.pvSignature.replace(/\0/g, '\\0')}\` (12 bytes in EBX, ECX, EDX).
 `);
   o.push(
     mdTable(
