@@ -78,7 +78,7 @@ export type { ByteDevice, PortBusOptions, PortDevice, PortRegion, PortSize } fro
 export { PortBus } from './portbus';
 export type { RtcCounters, RtcOptions, RtcState } from './rtc/rtc';
 export { Rtc } from './rtc/rtc';
-export type { AcpiPmOptions } from './system/acpi-pm';
+export type { AcpiPmOptions, AcpiPmState } from './system/acpi-pm';
 export {
   ACPI_PM_SIZE,
   ACPI_PM_TIMER_FREQUENCY,
@@ -92,9 +92,9 @@ export {
 export { DebugConsole } from './system/debug-console';
 export { DebugExit, debugExitStatus } from './system/debug-exit';
 export type { ResetKind, SystemEvents } from './system/events';
-export type { HpetOptions, HpetStats } from './system/hpet';
+export type { HpetOptions, HpetState, HpetStats } from './system/hpet';
 export { HPET_FREQUENCY, Hpet, hpetBlockId } from './system/hpet';
-export type { I8042Options, I8042Stats } from './system/i8042';
+export type { I8042Options, I8042State, I8042Stats } from './system/i8042';
 export { I8042, I8042_DATA, I8042_STATUS } from './system/i8042';
 export { Port92 } from './system/port92';
 export type { PostPortOptions } from './system/post';

@@ -5,7 +5,7 @@
  * IDs. BARs get their write mask from their size, which makes the standard sizing protocol (write
  * all-ones, read back) work without code: the low bits of a BAR read back as zero.
  */
-import { DevicesError, hex } from '../errors';
+import { checkState, DevicesError, hex, stateBytes } from '../errors';
 
 /** Configuration space size of a conventional PCI function. */
 export const PCI_CONFIG_SPACE_SIZE = 256;
@@ -239,6 +239,21 @@ export class PciFunction {
   private setMask32(m: Uint8Array, offset: number, v: number): void {
     this.setMask16(m, offset, v & 0xffff);
     this.setMask16(m, offset + 2, v >>> 16);
+  }
+
+  /** Configuration space bytes for a snapshot (identity and masks are host configuration). */
+  saveState(): { kind: 'pci-function'; version: 1; config: number[] } {
+    return { kind: 'pci-function', version: 1, config: Array.from(this.config) };
+  }
+
+  /** Restore guest-written bytes; read-only bytes keep this function's values. */
+  restoreState(state: unknown): void {
+    const s = checkState(state, 'pci-function', 1);
+    const bytes = stateBytes(s, 'pci-function', 'config', PCI_CONFIG_SPACE_SIZE);
+    for (let i = 0; i < PCI_CONFIG_SPACE_SIZE; i++) {
+      const w = this.wmask[i]! | this.w1cmask[i]!;
+      this.config[i] = (this.config[i]! & ~w) | (bytes[i]! & w);
+    }
   }
 
   /** Make bytes [offset, offset + length) fully guest-writable (device-specific registers). */

@@ -7,7 +7,7 @@
  * register when one is attached, as on PIIX chipsets. A function that does not exist answers with
  * all-ones (vendor 0xffff), the "no device" answer every OS probes for.
  */
-import { DevicesError } from '../errors';
+import { checkState, DevicesError, stateBytes, stateInt } from '../errors';
 import { sizeMask } from '../system/events';
 import { PCI_CONFIG_SPACE_SIZE, type PciFunction } from './function';
 
@@ -57,6 +57,15 @@ export class PciBus {
     this.functions[devfn] = fn;
   }
 
+  /** Every registered function with its devfn (device << 3 | function), in devfn order. */
+  entries(): { devfn: number; fn: PciFunction }[] {
+    const out: { devfn: number; fn: PciFunction }[] = [];
+    this.functions.forEach((fn, devfn) => {
+      if (fn) out.push({ devfn, fn });
+    });
+    return out;
+  }
+
   /** The function at devfn, if any. */
   get(device: number, func: number): PciFunction | undefined {
     return this.functions[((device & 31) << 3) | (func & 7)];
@@ -98,6 +107,47 @@ export class PciHost {
       return;
     }
     this.writeData(offset - PCI_HOST_DATA, size, value);
+  }
+
+  /** CONFIG_ADDRESS and every function's configuration space. */
+  saveState(): {
+    kind: 'pci-host';
+    version: 1;
+    address: number;
+    functions: { devfn: number; config: number[] }[];
+  } {
+    return {
+      kind: 'pci-host',
+      version: 1,
+      address: this.address,
+      functions: this.bus.entries().map(({ devfn, fn }) => ({ devfn, config: fn.saveState().config })),
+    };
+  }
+
+  /** Restore onto a host whose bus has the same functions registered (host configuration). */
+  restoreState(state: unknown): void {
+    const s = checkState(state, 'pci-host', 1);
+    const address = stateInt(s, 'pci-host', 'address', 0, 0xffffffff);
+    const list = s.functions;
+    const present = this.bus.entries();
+    if (!Array.isArray(list) || list.length !== present.length) {
+      throw new DevicesError('INVALID_STATE', `pci-host snapshot has a different set of functions`);
+    }
+    // Validate everything before changing anything, so a bad snapshot leaves the host untouched.
+    const configs = list.map((raw, i) => {
+      const e = raw as Record<string, unknown>;
+      if (typeof e !== 'object' || e === null || e.devfn !== present[i]!.devfn) {
+        throw new DevicesError(
+          'INVALID_STATE',
+          `pci-host snapshot function ${i} is not at devfn ${present[i]!.devfn}`,
+        );
+      }
+      return stateBytes(e, 'pci-host', 'config', PCI_CONFIG_SPACE_SIZE);
+    });
+    configs.forEach((config, i) => {
+      present[i]!.fn.restoreState({ kind: 'pci-function', version: 1, config });
+    });
+    this.address = (address & PCI_CONFIG_ADDRESS_MASK) >>> 0;
   }
 
   /** The function and register the current address selects, or undefined. */

@@ -10,8 +10,10 @@
  * no SMM, so SCI_EN starts set and the FADT advertises no SMI command port (ACPI §4.8.2.1).
  */
 import type { VirtualClock } from '@pv/x86-core';
+import { checkState, stateBool, stateInt } from '../errors';
 import type { SystemEvents } from './events';
 import { sizeMask } from './events';
+import { stateBig } from './snapshot';
 import { clockHz, cyclesToTicks, ticksToCycles } from './ticks';
 
 /** Offsets inside the 12-byte block. */
@@ -68,6 +70,20 @@ export interface AcpiPmOptions {
   onSleep?: (slpTyp: number) => void;
 }
 
+/** Plain, versioned snapshot of an `AcpiPm`. */
+export interface AcpiPmState {
+  kind: 'acpi-pm';
+  version: 1;
+  sts: number;
+  en: number;
+  cnt: number;
+  /** 2^23-tick period of the last TMR_STS clear (decimal string). */
+  tmrEpoch: string;
+  sci: boolean;
+}
+
+const KIND = 'acpi-pm';
+
 /** PIIX4-style ACPI PM1a event/control blocks and PM timer. */
 export class AcpiPm {
   private sts = 0;
@@ -90,6 +106,32 @@ export class AcpiPm {
     this.events = options.events ?? {};
     this.onSleep = options.onSleep;
     this.tmrEpoch = this.ticks(this.clock.now()) >> 23n;
+  }
+
+  /** Plain data for a snapshot (the timer itself is the clock, which the composer restores). */
+  saveState(): AcpiPmState {
+    return {
+      kind: KIND,
+      version: 1,
+      sts: this.status(),
+      en: this.en,
+      cnt: this.cnt,
+      tmrEpoch: this.tmrEpoch.toString(),
+      sci: this.sciLevel,
+    };
+  }
+
+  /** Rebuild from `saveState()` data; an asserted SCI is raised again through `options.sci`. */
+  static fromState(state: AcpiPmState, options: AcpiPmOptions): AcpiPm {
+    const s = checkState(state, KIND, 1);
+    const pm = new AcpiPm(options);
+    pm.sts = stateInt(s, KIND, 'sts', 0, 0xffff);
+    pm.en = stateInt(s, KIND, 'en', 0, 0xffff) & ACPI_PM1_EN_MASK;
+    pm.cnt = stateInt(s, KIND, 'cnt', 0, 0xffff) & ~ACPI_SLP_EN & ~ACPI_GBL_RLS;
+    pm.tmrEpoch = stateBig(s, KIND, 'tmrEpoch', 64);
+    stateBool(s, KIND, 'sci');
+    pm.updateSci();
+    return pm;
   }
 
   private ticks(now: number): bigint {

@@ -12,7 +12,8 @@
  * as 1, 2, 4 or 8 bytes (QEMU accepts 4 and 8; narrower accesses merge into the 64-bit register).
  */
 import type { VirtualClock } from '@pv/x86-core';
-import { DevicesError } from '../errors';
+import { checkState, DevicesError, stateBool, stateInt } from '../errors';
+import { stateBig } from './snapshot';
 import { clockHz, cyclesToTicks, ticksToCycles } from './ticks';
 
 /** General Capabilities and ID register (RO). */
@@ -119,6 +120,30 @@ export interface HpetStats {
   interrupts: number;
 }
 
+/** Plain, versioned snapshot of an `Hpet` (64-bit values as decimal strings). */
+export interface HpetState {
+  kind: 'hpet';
+  version: 1;
+  config: number;
+  isr: number;
+  /** Unwrapped main counter at the base cycle (the halted value while disabled). */
+  counterBase: string;
+  /** Virtual cycles from the base cycle to the snapshot (keeps the sub-tick phase exact). */
+  cyclesSinceBase: number;
+  timers: {
+    config: number;
+    cmp: string;
+    period: string;
+    fsb: string;
+    /** Unwrapped counter value of the next expiry, or "none". */
+    target: string;
+    wrapFlag: boolean;
+    asserted: boolean;
+  }[];
+}
+
+const KIND = 'hpet';
+
 interface Timer {
   config: number;
   cmp: bigint;
@@ -168,6 +193,65 @@ export class Hpet {
         asserted: false,
       });
     }
+  }
+
+  /** Plain data for a snapshot, taken at the clock's current cycle. */
+  saveState(): HpetState {
+    return {
+      kind: KIND,
+      version: 1,
+      config: this.config,
+      isr: this.isr >>> 0,
+      counterBase: this.counterBase.toString(),
+      cyclesSinceBase: this.enabled ? this.clock.now() - this.baseCycle : 0,
+      timers: this.timer.map((t) => ({
+        config: t.config,
+        cmp: t.cmp.toString(),
+        period: t.period.toString(),
+        fsb: t.fsb.toString(),
+        target: t.target < 0n ? 'none' : t.target.toString(),
+        wrapFlag: t.wrapFlag,
+        asserted: t.asserted,
+      })),
+    };
+  }
+
+  /**
+   * Rebuild an HPET from `saveState()` data, with `options.clock` at the snapshot's time: the
+   * counter continues from the saved value and armed timers keep their expiry (QEMU `post_load`).
+   * Asserted level lines are raised again through `options.irq`.
+   */
+  static fromState(state: HpetState, options: Omit<HpetOptions, 'timers'>): Hpet {
+    const s = checkState(state, KIND, 1);
+    const list = s.timers;
+    if (!Array.isArray(list) || list.length < 3 || list.length > 32) {
+      throw new DevicesError('INVALID_STATE', `${KIND} snapshot field timers is not a list of 3..32 timers`);
+    }
+    const h = new Hpet({ ...options, timers: list.length });
+    h.config = stateInt(s, KIND, 'config', 0, 3);
+    h.isr = stateInt(s, KIND, 'isr', 0, 0xffffffff) | 0;
+    h.counterBase = stateBig(s, KIND, 'counterBase', 128);
+    h.baseCycle = h.clock.now() - stateInt(s, KIND, 'cyclesSinceBase', 0, Number.MAX_SAFE_INTEGER);
+    list.forEach((raw, i) => {
+      const f = `timers[${i}]`;
+      if (typeof raw !== 'object' || raw === null) {
+        throw new DevicesError('INVALID_STATE', `${KIND} snapshot field ${f} is not an object`);
+      }
+      const ts = raw as Record<string, unknown>;
+      const t = h.timer[i]!;
+      t.config =
+        (stateInt(ts, KIND, 'config', 0, 0xffffffff) & HPET_TN_CFG_WRITE_MASK) |
+        HPET_TN_PERIODIC_CAP |
+        HPET_TN_SIZE_CAP;
+      t.cmp = stateBig(ts, KIND, 'cmp', 64);
+      t.period = stateBig(ts, KIND, 'period', 64);
+      t.fsb = stateBig(ts, KIND, 'fsb', 64);
+      t.target = ts.target === 'none' ? -1n : stateBig(ts, KIND, 'target', 128);
+      t.wrapFlag = stateBool(ts, KIND, 'wrapFlag');
+      t.asserted = stateBool(ts, KIND, 'asserted');
+      if (t.asserted) h.irqOut(h.routeOf(i, h.config), true);
+    });
+    return h;
   }
 
   /** Low 32 bits of the capabilities register: also the ACPI HPET table's Event Timer Block ID. */

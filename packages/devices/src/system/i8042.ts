@@ -10,7 +10,9 @@
  * Register offsets are relative to port 0x60: data at offset 0, status/command at offset 4
  * (the composer maps 0x60 → 0 and 0x64 → 4; port 0x61 belongs to the PIT/speaker).
  */
+import { checkState, DevicesError, stateBool, stateInt } from '../errors';
 import { type SystemEvents, sizeMask } from './events';
+import { stateIntArray } from './snapshot';
 
 /** Data register offset (port 0x60). */
 export const I8042_DATA = 0;
@@ -123,6 +125,28 @@ export interface I8042Stats {
   unknownCommands: number;
 }
 
+/** Plain, versioned snapshot of an `I8042`. */
+export interface I8042State {
+  kind: 'i8042';
+  version: 1;
+  ctr: number;
+  outputPort: number;
+  status: number;
+  obf: boolean;
+  obfData: number;
+  obfSource: number;
+  /** Pending replies, oldest first, each `byte | source << 8`. */
+  queue: number[];
+  /** Host scancodes not yet delivered, oldest first. */
+  input: number[];
+  pendingCommand: number;
+  pendingKbd: number;
+  scanning: boolean;
+  scancodeSet: number;
+}
+
+const KIND = 'i8042';
+
 /** The 8042 keyboard controller with a minimal PS/2 keyboard and mouse behind it. */
 export class I8042 {
   /** Controller command byte. */
@@ -158,6 +182,62 @@ export class I8042 {
   constructor(options: I8042Options = {}) {
     this.irqOut = options.irq ?? (() => {});
     this.events = options.events ?? {};
+  }
+
+  /**
+   * Rebuild a controller from `saveState()` data. Interrupt lines that were asserted are raised
+   * again through `options.irq` (QEMU re-raises them in `post_load` as well).
+   */
+  static fromState(state: I8042State, options: I8042Options = {}): I8042 {
+    const k = new I8042(options);
+    const s = checkState(state, KIND, 1);
+    const byte = (f: string) => stateInt(s, KIND, f, 0, 255);
+    k.ctr = byte('ctr');
+    k.outputPort = byte('outputPort');
+    k.status = byte('status');
+    k.obf = stateBool(s, KIND, 'obf');
+    k.obfData = byte('obfData');
+    k.obfSource = stateInt(s, KIND, 'obfSource', SRC_CTRL, SRC_AUX);
+    const queue = stateIntArray(s, KIND, 'queue', (SRC_AUX << 8) | 0xff, QUEUE_SIZE);
+    const input = stateIntArray(s, KIND, 'input', 0xff, I8042_INPUT_QUEUE_SIZE);
+    k.pendingCommand = byte('pendingCommand');
+    k.pendingKbd = byte('pendingKbd');
+    k.kbdScanning = stateBool(s, KIND, 'scanning');
+    k.scancodeSet = stateInt(s, KIND, 'scancodeSet', 1, 3);
+    if (queue.some((e) => e >> 8 > SRC_AUX)) {
+      throw new DevicesError('INVALID_STATE', `${KIND} snapshot field queue has an unknown source`);
+    }
+    k.queue.set(queue);
+    k.qCount = queue.length;
+    k.input.set(input);
+    k.inCount = input.length;
+    k.updateIrq();
+    return k;
+  }
+
+  /** Plain data for a snapshot. */
+  saveState(): I8042State {
+    const queue: number[] = [];
+    for (let i = 0; i < this.qCount; i++) queue.push(this.queue[(this.qHead + i) % QUEUE_SIZE]!);
+    const input: number[] = [];
+    for (let i = 0; i < this.inCount; i++)
+      input.push(this.input[(this.inHead + i) % I8042_INPUT_QUEUE_SIZE]!);
+    return {
+      kind: KIND,
+      version: 1,
+      ctr: this.ctr,
+      outputPort: this.outputPort,
+      status: this.status,
+      obf: this.obf,
+      obfData: this.obfData,
+      obfSource: this.obfSource,
+      queue,
+      input,
+      pendingCommand: this.pendingCommand,
+      pendingKbd: this.pendingKbd,
+      scanning: this.kbdScanning,
+      scancodeSet: this.scancodeSet,
+    };
   }
 
   /** Is the A20 gate open according to the output port? */

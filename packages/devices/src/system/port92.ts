@@ -3,6 +3,7 @@
  * chipset: bit 1 drives the A20 gate, a 0 → 1 transition of bit 0 resets the CPU. Reads return the
  * last value written with bit 0 clear once the reset was taken. QEMU `hw/i386/pc.c` (port92).
  */
+import { checkState, stateInt } from '../errors';
 import { type SystemEvents, sizeMask } from './events';
 
 /** Bit 0: fast reset (INIT), edge-triggered on 0 → 1. */
@@ -37,5 +38,18 @@ export class Port92 {
     if ((old ^ v) & PORT92_A20) this.events.onA20?.((v & PORT92_A20) !== 0);
     // Bit 0 self-clears once the reset is taken, so every later 0 → 1 write resets again.
     if ((v & PORT92_RESET) !== 0 && (old & PORT92_RESET) === 0) this.events.onReset?.('port92');
+  }
+
+  /** Plain data for a snapshot. */
+  saveState(): { kind: 'port92'; version: 1; value: number } {
+    return { kind: 'port92', version: 1, value: this.value };
+  }
+
+  /** Rebuild from `saveState()` data (no events are replayed). */
+  static fromState(state: unknown, options: { events?: SystemEvents } = {}): Port92 {
+    const s = checkState(state, 'port92', 1);
+    const d = new Port92(options);
+    d.value = stateInt(s, 'port92', 'value', 0, 255) & 0xfe;
+    return d;
   }
 }

@@ -6,6 +6,7 @@
  * 0x0e (cold) in `arch/x86/kernel/reboot.c`. Only byte accesses reach this register: a dword at
  * 0xcf8 is the PCI configuration address.
  */
+import { checkState, stateInt } from '../errors';
 import type { SystemEvents } from './events';
 import { sizeMask } from './events';
 
@@ -38,5 +39,18 @@ export class ResetControl {
         (value & RCR_FULL_RST) !== 0 ? 'cf9-full' : (value & RCR_SYS_RST) !== 0 ? 'cf9-hard' : 'cf9-soft';
       this.events.onReset?.(kind);
     }
+  }
+
+  /** Plain data for a snapshot. */
+  saveState(): { kind: 'reset-control'; version: 1; value: number } {
+    return { kind: 'reset-control', version: 1, value: this.value };
+  }
+
+  /** Rebuild from `saveState()` data (no events are replayed). */
+  static fromState(state: unknown, options: { events?: SystemEvents } = {}): ResetControl {
+    const s = checkState(state, 'reset-control', 1);
+    const d = new ResetControl(options);
+    d.value = stateInt(s, 'reset-control', 'value', 0, 255) & (RCR_SYS_RST | RCR_FULL_RST);
+    return d;
   }
 }
