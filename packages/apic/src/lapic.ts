@@ -364,7 +364,11 @@ export class LocalApic extends ApicCore {
       case MSR_IA32_TSC_DEADLINE:
         // SDM 10.5.4.1: ignored unless the LVT timer is in TSC-deadline mode.
         this.enter();
-        if (this.hardwareEnabled) this.timer.writeDeadline(value);
+        if (this.hardwareEnabled) {
+          this.timer.writeDeadline(value);
+          // A deadline already in the past fires at once.
+          if (this.timer.expiry <= this.clock.now()) this.tick();
+        }
         this.leave();
         return true;
       case MSR_KVM_PV_EOI_EN:

@@ -117,6 +117,8 @@ describe('TSC-deadline timer (SDM 10.5.4.1)', () => {
     expect(a.readMsr(MSR_IA32_TSC_DEADLINE)).toBe(0n);
     a.mmioWrite(0x320, 4, 0x40042);
     a.writeMsr(MSR_IA32_TSC_DEADLINE, 10n);
+    expect(a.priorities().irrv).toBe(0x42); // in IRR right after the WRMSR
+    expect(a.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
     expect(fired(a, 0x42)).toBe(true);
     a.writeMsr(MSR_IA32_TSC_DEADLINE, BigInt(clock.t + 100));
     a.writeMsr(MSR_IA32_TSC_DEADLINE, 0n);
