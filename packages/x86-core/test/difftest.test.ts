@@ -11,6 +11,16 @@
  * bits the SDM leaves undefined: BSF/BSR destination for a zero source, SHLD/SHRD of a 16-bit
  * operand by more than 16). Vendor differences in undefined flags are therefore never compared.
  *
+ * Forms (gen.c, 135, each with 16- and 32-bit and where they exist 8-bit operand sizes, register and
+ * memory operands through every 32-bit ModRM/SIB form, random ES/SS/DS overrides and LOCK where
+ * legal): ADD OR ADC SBB AND SUB XOR CMP TEST, INC DEC NOT NEG (FE/FF, F6/F7), ROL ROR RCL RCR SHL
+ * SHR SAR (by 1, CL, imm8: counts 0, 1, width−1, width, width+1, ≥ 32), SHLD SHRD, MUL, IMUL (all
+ * forms), DIV, IDIV (with #DE), BT BTS BTR BTC (register, immediate and bit-string memory forms with
+ * offsets beyond the operand), BSF BSR, SETcc, CMOVcc, CMPXCHG, CMPXCHG8B, XADD, BSWAP, MOVZX,
+ * MOVSX, XCHG, MOV, LEA, CBW/CWDE/CWD/CDQ, LAHF/SAHF, CLC/STC/CMC/CLD/STD, XLAT, MOVS CMPS STOS
+ * LODS SCAS (none/REP/REPE/REPNE, DF = 0 and 1, counts 0..8), #UD (LOCK on non-lockable forms,
+ * UD2) and #GP (instructions longer than 15 bytes, error code compared).
+ *
  * Two record sources, each one `it` per form:
  * - a fresh run: gcc builds the generator into a temp dir and runs it with a new seed (printed;
  *   reproduce with DIFFTEST_SEED=<seed>; DIFFTEST_CASES sets cases per form, default 2000).
@@ -67,6 +77,9 @@ const FLAG_NAMES: [number, string][] = [
   [0x800, 'OF'],
 ];
 const ESP = 4;
+/** CF PF AF ZF SF DF OF: the bits the records describe. */
+const ARITH_AND_DF = 0xcd5;
+const FLAG_RF = 0x10000;
 
 // ---- the emulator API used here (agreed shape: cpu-api in issue 4) ------------------------------
 interface Exit {
@@ -315,6 +328,10 @@ class Harness {
       );
       diffs.push(`EFLAGS ${names.join(' ')}`);
     }
+    // None of these forms touches a system flag: the rest of EFLAGS must read 0x2 (bit 1 set, IF
+    // and the others clear as loaded), except RF, which a fault sets in the pushed image (SDM §17.3.1.1).
+    const system = flags & ~(ARITH_AND_DF | (vector >= 0 ? FLAG_RF : 0));
+    if (system !== 0x2) diffs.push(`EFLAGS system/reserved bits ${hex(system)}, expected 0x00000002`);
     for (let i = -GUARD; i < WINSZ + GUARD; i++) {
       const expected = i < 0 || i >= WINSZ ? GUARD_BYTE : rec.memOut[i]!;
       const actual = ram[WINDOW + i]!;
