@@ -178,10 +178,32 @@ export class I8042 {
   readonly stats: I8042Stats = { droppedInput: 0, droppedReplies: 0, unknownCommands: 0 };
   private readonly irqOut: (line: 1 | 12, level: boolean) => void;
   private readonly events: SystemEvents;
+  /** Port 0x60 as a one-port device: `io.register(0x60, 1, kbc.dataPort)`. */
+  readonly dataPort: {
+    read(o: number, size: number): number;
+    write(o: number, size: number, v: number): void;
+  };
+  /** Port 0x64 as a one-port device: `io.register(0x64, 1, kbc.commandPort)`. */
+  readonly commandPort: {
+    read(o: number, size: number): number;
+    write(o: number, size: number, v: number): void;
+  };
 
   constructor(options: I8042Options = {}) {
     this.irqOut = options.irq ?? (() => {});
     this.events = options.events ?? {};
+    this.dataPort = {
+      read: (o, size) => (o === 0 ? this.read(I8042_DATA, size) : sizeMask(size)),
+      write: (o, size, v) => {
+        if (o === 0) this.write(I8042_DATA, size, v);
+      },
+    };
+    this.commandPort = {
+      read: (o, size) => (o === 0 ? this.read(I8042_STATUS, size) : sizeMask(size)),
+      write: (o, size, v) => {
+        if (o === 0) this.write(I8042_STATUS, size, v);
+      },
+    };
   }
 
   /**
