@@ -5,7 +5,8 @@ export default defineConfig([
     entry: ['src/index.ts'],
     format: ['esm', 'cjs'],
     dts: true,
-    clean: true,
+    // Both configs build concurrently into dist/: never delete the CLI the second one writes.
+    clean: ['!cli.js', '!cli.js.map'],
     sourcemap: true,
     target: 'es2022',
   },

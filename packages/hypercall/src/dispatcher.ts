@@ -137,7 +137,11 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** Create the host dispatcher. Throws INVALID_CONFIG for unknown/unsupported features or missing handlers. */
+/**
+ * Create the host dispatcher. Handlers act on the calling vCPU, so an SMP host creates one
+ * dispatcher per vCPU (they are cheap: a few scratch buffers). Throws INVALID_CONFIG for unknown or
+ * unsupported features, and for an advertised feature whose handlers are missing.
+ */
 export function createDispatcher(options: DispatcherOptions): HypercallDispatcher {
   if (typeof options !== 'object' || options === null) {
     throw new HypercallError('INVALID_CONFIG', 'createDispatcher: options must be an object');

@@ -5,6 +5,7 @@ import {
   ABI_VERSION,
   CODECS,
   ERRNO,
+  errnoName,
   HC,
   HypercallError,
   hypervisorCpuid,
@@ -89,6 +90,10 @@ describe('the manifest', () => {
       else expect(c.nr).toBeGreaterThanOrEqual(ABI_CONST.PV_HC_BASE);
     }
     expect(MANIFEST.version).toBe(VERSION);
+  });
+
+  it('errnoName names errno values and their negations', () => {
+    expect([errnoName(14), errnoName(-1000), errnoName(3)]).toEqual(['KVM_EFAULT', 'KVM_ENOSYS', undefined]);
   });
 
   it('every batch call has a maximum count and the E2BIG / EFAULT errors', () => {
