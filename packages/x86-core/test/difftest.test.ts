@@ -51,8 +51,13 @@ import { describe, expect, it } from 'vitest';
 import * as core from '../src/index';
 
 // ---- the layout shared with gen.c --------------------------------------------------------------
-const CODE = 0x00200000;
-const WINDOW = 0x00100800;
+/**
+ * Each instruction ends within 8 bytes of CODE_PAGE_END (the record index picks the distance), so
+ * instructions and the HLT after them straddle the page boundary in every possible way.
+ */
+const CODE_PAGE_END = 0x00201000;
+/** The 64-byte data window straddles a page boundary (gen.c). */
+const WINDOW = 0x00100fe0;
 const WINSZ = 64;
 /** Bytes on either side of the window that must stay untouched. */
 const GUARD = 256;
@@ -261,14 +266,15 @@ class Harness {
   }
 
   /** Runs one record; returns a description of every difference, or null when all agree. */
-  check(rec: Record): string | null {
+  check(rec: Record, slot: number): string | null {
     const { cpu, ram } = this;
-    ram.set(rec.code, CODE);
-    ram[CODE + rec.code.length] = 0xf4; // HLT
+    const code = CODE_PAGE_END - rec.code.length + (slot % 16) - 8;
+    ram.set(rec.code, code);
+    ram[code + rec.code.length] = 0xf4; // HLT
     ram.fill(GUARD_BYTE, WINDOW - GUARD, WINDOW + WINSZ + GUARD);
     if (rec.memIn) ram.set(rec.memIn, WINDOW);
     else ram.fill(0, WINDOW, WINDOW + WINSZ);
-    cpu.enterFlatProtectedMode(CODE);
+    cpu.enterFlatProtectedMode(code);
     for (let i = 0; i < 8; i++) cpu.regs[i] = rec.regsIn[i]! | 0;
     cpu.eflags = rec.flagsIn;
 
@@ -283,7 +289,7 @@ class Harness {
     let vector = -1;
     let flags = cpu.eflags;
     const regs = Uint32Array.from(cpu.regs, (x) => x >>> 0);
-    if (exit.reason === 'hlt' && eip === CODE + rec.code.length + 1) {
+    if (exit.reason === 'hlt' && eip === code + rec.code.length + 1) {
       // completed normally
     } else if (
       exit.reason === 'hlt' &&
@@ -309,8 +315,8 @@ class Harness {
       if (frameCs !== 0x08) diffs.push(`fault pushed CS ${hex(frameCs)}, expected 0x08`);
       flags = this.view.getUint32(sp + 8, true);
       regs[ESP] = sp + 12;
-      if (frameEip !== CODE)
-        diffs.push(`fault pushed EIP ${hex(frameEip)}, expected ${hex(CODE)} (a fault restarts)`);
+      if (frameEip !== code)
+        diffs.push(`fault pushed EIP ${hex(frameEip)}, expected ${hex(code)} (a fault restarts)`);
     } else {
       return `no clean end: exit '${exit.reason}' after ${exit.instructions} instructions at EIP ${hex(eip)}`;
     }
@@ -359,8 +365,8 @@ function flagString(f: number): string {
     .join(' ')}]`;
 }
 
-function describeInputs(rec: Record): string {
-  const code = [...rec.code].map(hex2).join(' ');
+function describeInputs(rec: Record, slot: number): string {
+  const code = `${[...rec.code].map(hex2).join(' ')} at ${hex(CODE_PAGE_END - rec.code.length + (slot % 16) - 8)}`;
   const regs = REG_NAMES.map((n, i) => `${n}=${hex(rec.regsIn[i]!)}`).join(' ');
   const mem = rec.memIn ? [...rec.memIn].map(hex2).join('') : '(zero)';
   return `  code ${code}\n  in:  ${regs} EFLAGS=${flagString(rec.flagsIn)}\n  window ${mem}\n  defined flags ${flagString(rec.definedFlags)}`;
@@ -373,12 +379,12 @@ function defineForms(forms: Form[], harness: () => Harness): void {
       const h = harness();
       const failures: string[] = [];
       let failed = 0;
-      for (const line of form.lines) {
-        const rec = parseRecord(line);
-        const diff = h.check(rec);
+      for (let k = 0; k < form.lines.length; k++) {
+        const rec = parseRecord(form.lines[k]!);
+        const diff = h.check(rec, k);
         if (diff !== null) {
           failed++;
-          if (failures.length < 5) failures.push(`${describeInputs(rec)}\n  diff: ${diff}`);
+          if (failures.length < 5) failures.push(`${describeInputs(rec, k)}\n  diff: ${diff}`);
         }
       }
       expect(

@@ -38,7 +38,8 @@
 
 /* The layout shared with difftest.test.ts. */
 #define DATA_PAGE 0x00100000UL
-#define WINDOW 0x00100800UL
+/* The window straddles a page boundary, so misaligned operands also cross pages. */
+#define WINDOW 0x00100fe0UL
 #define WINSZ 64
 #define CTX_ADDR 0x00110000UL
 #define CODE_ADDR 0x00200000UL
@@ -808,7 +809,7 @@ static void run_case(Case *c) {
 
   memcpy(ctx->in, c->r, sizeof c->r);
   ctx->flin = c->fl | 0x202;
-  memset((void *)DATA_PAGE, 0xcc, 0x1000);
+  memset((void *)DATA_PAGE, 0xcc, 0x2000);
   if (c->usemem) memcpy(win, c->mem, WINSZ);
   else {
     memset(c->mem, 0, WINSZ);
@@ -837,10 +838,10 @@ static void run_case(Case *c) {
     c->err = gsig == SIGSEGV ? (int)fault_err : -1;
   }
   memcpy(c->memo, win, WINSZ);
-  for (int i = 0; i < 0x1000; i++) {
-    if (i >= 0x800 && i < 0x800 + WINSZ) continue;
+  for (unsigned long i = 0; i < 0x2000; i++) {
+    if (i >= WINDOW - DATA_PAGE && i < WINDOW - DATA_PAGE + WINSZ) continue;
     if (((uint8_t *)DATA_PAGE)[i] != 0xcc) {
-      fprintf(stderr, "difftest: write outside the window at +%#x (case bytes", i);
+      fprintf(stderr, "difftest: write outside the window at +%#lx (case bytes", i);
       for (int j = 0; j < c->len; j++) fprintf(stderr, " %02x", c->code[j]);
       fprintf(stderr, ")\n");
       exit(2);
