@@ -124,6 +124,19 @@ describe('i8042', () => {
     expect(h.irqs.at(-1)).toEqual([12, false]);
   });
 
+  it('AUX loopback (0xd3) works with the AUX port disabled, as Linux i8042_check_aux expects', () => {
+    const h = harness();
+    h.cmd(0xa7); // disable AUX
+    h.cmd(0xd3);
+    h.data(0x5a);
+    expect(h.status() & (I8042_STR_OBF | I8042_STR_AUXDATA)).toBe(I8042_STR_OBF | I8042_STR_AUXDATA);
+    expect(h.readData()).toBe(0x5a);
+    h.cmd(0xd2); // keyboard loopback
+    h.data(0x33);
+    expect(h.status() & I8042_STR_AUXDATA).toBe(0);
+    expect(h.readData()).toBe(0x33);
+  });
+
   it('host scancodes are delivered one at a time with IRQ1, held while the keyboard is disabled', () => {
     const h = harness();
     h.cmd(I8042_CMD_KBD_DISABLE);

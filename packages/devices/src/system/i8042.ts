@@ -10,7 +10,7 @@
  * Register offsets are relative to port 0x60: data at offset 0, status/command at offset 4
  * (the composer maps 0x60 → 0 and 0x64 → 4; port 0x61 belongs to the PIT/speaker).
  */
-import { checkState, DevicesError, stateBool, stateInt } from '../errors';
+import { checkState, stateBool, stateInt } from '../errors';
 import { type SystemEvents, sizeMask } from './events';
 import { stateIntArray } from './snapshot';
 
@@ -107,6 +107,8 @@ export const I8042_INPUT_QUEUE_SIZE = 4096;
 const SRC_CTRL = 0;
 const SRC_KBD = 1;
 const SRC_AUX = 2;
+/** AUX-side bytes the controller itself makes (command 0xd3): AUX data, never held back. */
+const SRC_CTRL_AUX = 3;
 
 export interface I8042Options {
   /** Interrupt output: `line` is 1 (keyboard) or 12 (AUX); called on every level change. */
@@ -219,16 +221,13 @@ export class I8042 {
     k.status = byte('status');
     k.obf = stateBool(s, KIND, 'obf');
     k.obfData = byte('obfData');
-    k.obfSource = stateInt(s, KIND, 'obfSource', SRC_CTRL, SRC_AUX);
-    const queue = stateIntArray(s, KIND, 'queue', (SRC_AUX << 8) | 0xff, QUEUE_SIZE);
+    k.obfSource = stateInt(s, KIND, 'obfSource', SRC_CTRL, SRC_CTRL_AUX);
+    const queue = stateIntArray(s, KIND, 'queue', (SRC_CTRL_AUX << 8) | 0xff, QUEUE_SIZE);
     const input = stateIntArray(s, KIND, 'input', 0xff, I8042_INPUT_QUEUE_SIZE);
     k.pendingCommand = byte('pendingCommand');
     k.pendingKbd = byte('pendingKbd');
     k.kbdScanning = stateBool(s, KIND, 'scanning');
     k.scancodeSet = stateInt(s, KIND, 'scancodeSet', 1, 3);
-    if (queue.some((e) => e >> 8 > SRC_AUX)) {
-      throw new DevicesError('INVALID_STATE', `${KIND} snapshot field queue has an unknown source`);
-    }
     k.queue.set(queue);
     k.qCount = queue.length;
     k.input.set(input);
@@ -317,7 +316,7 @@ export class I8042 {
     let s = this.status;
     if (this.obf) {
       s |= I8042_STR_OBF;
-      if (this.obfSource === SRC_AUX) s |= I8042_STR_AUXDATA;
+      if (this.obfIsAux()) s |= I8042_STR_AUXDATA;
     }
     return s;
   }
@@ -370,7 +369,7 @@ export class I8042 {
         return;
       case I8042_CMD_READ_OUTPUT: {
         let v = this.outputPort & ~(I8042_OUT_OBF | I8042_OUT_AUXOBF);
-        if (this.obf) v |= this.obfSource === SRC_AUX ? I8042_OUT_AUXOBF : I8042_OUT_OBF;
+        if (this.obf) v |= this.obfIsAux() ? I8042_OUT_AUXOBF : I8042_OUT_OBF;
         this.reply(v);
         return;
       }
@@ -407,10 +406,10 @@ export class I8042 {
         this.setOutputPort(v);
         return;
       case I8042_CMD_KBD_LOOP:
-        this.push(v, SRC_KBD);
+        this.push(v, SRC_CTRL); // made by the controller: not held back by a disabled port
         return;
       case I8042_CMD_AUX_LOOP:
-        this.push(v, SRC_AUX);
+        this.push(v, SRC_CTRL_AUX);
         return;
       case I8042_CMD_AUX_SEND:
         this.auxCommand(v);
@@ -557,8 +556,12 @@ export class I8042 {
     this.obfSource = src;
   }
 
+  private obfIsAux(): boolean {
+    return this.obfSource === SRC_AUX || this.obfSource === SRC_CTRL_AUX;
+  }
+
   private updateIrq(): void {
-    const aux = this.obf && this.obfSource === SRC_AUX;
+    const aux = this.obf && this.obfIsAux();
     const kbd = this.obf && !aux && (this.ctr & I8042_CTR_KBDINT) !== 0;
     const mouse = aux && (this.ctr & I8042_CTR_AUXINT) !== 0;
     if (kbd !== this.irq1) {
