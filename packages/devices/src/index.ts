@@ -16,7 +16,7 @@ export {
   validateE820,
 } from './firmware/e820';
 export type { FwCfgBlob, FwCfgFileInfo, FwCfgOptions } from './firmware/fw-cfg';
-export { FW_CFG_FILE_FIRST, FwCfg } from './firmware/fw-cfg';
+export { FW_CFG_E820_FILE, FW_CFG_FILE_FIRST, FwCfg } from './firmware/fw-cfg';
 export type { GuestMemoryTarget } from './firmware/guest-memory';
 export {
   ACPI_PM_BASE,

@@ -109,6 +109,14 @@ describe('fw_cfg', () => {
     ); // minus EBDA and the 0xa0000–0xfffff hole
   });
 
+  it('publishes the e820 map given in the options as etc/e820', () => {
+    const map = buildE820Map({ ramSize: 256 << 20 });
+    const fw = new FwCfg({ e820: map });
+    const [f] = readDirectory(fw);
+    expect(f).toEqual({ name: 'etc/e820', select: 0x20, size: 20 * map.length });
+    expect(readItem(fw, 0x20, f!.size)).toEqual(encodeE820(map));
+  });
+
   it('host misuse throws typed errors', () => {
     const fw = new FwCfg();
     fw.addFile('a', new Uint8Array(1));

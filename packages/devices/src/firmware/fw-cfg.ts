@@ -12,6 +12,7 @@
  * DMA interface, so FW_CFG_ID reports only the traditional interface.
  */
 import { checkState, DevicesError, hex, stateInt } from '../errors';
+import { type E820Entry, encodeE820 } from './e820';
 
 /** Well-known selector keys. */
 export const FW_CFG_SIGNATURE = 0x00;
@@ -89,7 +90,12 @@ export interface FwCfgOptions {
   setup?: FwCfgBlob;
   /** Kernel command line; CMDLINE_DATA holds it NUL-terminated, CMDLINE_SIZE counts the NUL. */
   cmdline?: { addr: number; text: string };
+  /** Memory map published as the "etc/e820" file (what SeaBIOS and OVMF read on QEMU). */
+  e820?: readonly E820Entry[];
 }
+
+/** Name of the e820 file. */
+export const FW_CFG_E820_FILE = 'etc/e820';
 
 /** A file as listed in FILE_DIR. */
 export interface FwCfgFileInfo {
@@ -180,6 +186,7 @@ export class FwCfg {
       );
     }
     this.rebuildDirectory();
+    if (options.e820) this.addFile(FW_CFG_E820_FILE, encodeE820(options.e820));
     this.select(0);
   }
 
