@@ -31,6 +31,7 @@ export function pvProject(name: string, extra: { testTimeout?: number } = {}) {
       include: ['test/**/*.test.ts'],
       environment: 'node',
       testTimeout: extra.testTimeout ?? 30_000,
+      hookTimeout: extra.testTimeout ?? 30_000,
     },
   });
 }
