@@ -11,7 +11,7 @@
  * bits the SDM leaves undefined: BSF/BSR destination for a zero source, SHLD/SHRD of a 16-bit
  * operand by more than 16). Vendor differences in undefined flags are therefore never compared.
  *
- * Forms (gen.c, 135, each with 16- and 32-bit and where they exist 8-bit operand sizes, register and
+ * Forms (gen.c, 134 of them, each with 16- and 32-bit and where they exist 8-bit operand sizes, register and
  * memory operands through every 32-bit ModRM/SIB form, random ES/SS/DS overrides and LOCK where
  * legal): ADD OR ADC SBB AND SUB XOR CMP TEST, INC DEC NOT NEG (FE/FF, F6/F7), ROL ROR RCL RCR SHL
  * SHR SAR (by 1, CL, imm8: counts 0, 1, width−1, width, width+1, ≥ 32), SHLD SHRD, MUL, IMUL (all
@@ -129,9 +129,7 @@ interface Record {
 }
 
 function hexBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return new Uint8Array(Buffer.from(s, 'hex'));
 }
 function hexRegs(s: string): Uint32Array {
   const out = new Uint32Array(8);
