@@ -154,6 +154,13 @@ export class RefMachine {
     this.cached = this.cached.filter((t) => !(lin >= t.linBase && lin < t.linBase + t.size));
   }
 
+  /** INVLPG of each address in `lins`. */
+  invlpgMany(lins: readonly number[]): void {
+    this.cached = this.cached.filter(
+      (t) => !lins.some((lin) => lin >= t.linBase && lin < t.linBase + t.size),
+    );
+  }
+
   flushAll(): void {
     this.cached = [];
   }
