@@ -101,6 +101,6 @@ export type { PostPortOptions } from './system/post';
 export { PostPort } from './system/post';
 export { ResetControl } from './system/reset-control';
 export { UART_BASE_BAUD, UART_FIFO_SIZE } from './uart/registers';
-export type { UartCounters, UartEvents, UartOptions, UartState } from './uart/uart16550';
+export type { UartCounters, UartEvents, UartOptions, UartRxError, UartState } from './uart/uart16550';
 export { Uart16550 } from './uart/uart16550';
 export { VERSION } from './version';

@@ -72,7 +72,8 @@ describe('snapshots restore exactly (property)', () => {
           (d, op, log) => {
             if (op.k === 'r') log.push(d.read(op.a));
             else if (op.k === 'w') d.write(op.a, op.v);
-            else log.push(d.enqueueInput([op.v & 0xff, op.v >> 8]));
+            else if (op.v & 0x100) log.push(d.enqueueWithError(op.v, op.v & 1 ? 'break' : 'framing'));
+            else log.push(d.enqueueInput([op.v & 0xff, op.v >> 9]));
           },
           before,
           after,

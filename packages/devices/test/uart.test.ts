@@ -136,6 +136,29 @@ describe('Uart16550 interrupts', () => {
     expect(uart.read(UART_IIR)).toBe(0x01);
   });
 
+  it('reports a received break with LSR.BI when it reaches the top of the FIFO (line-status interrupt)', () => {
+    const { uart } = rig();
+    uart.write(UART_FCR, 0x07); // FIFO, trigger 1
+    uart.write(UART_IER, 0x05); // RDA + RLS
+    uart.enqueueInput([0x61]);
+    expect(uart.enqueueBreak()).toBe(true);
+    uart.enqueueInput([0x62]);
+    expect(uart.enqueueWithError(0x63, 'parity')).toBe(true);
+    expect(uart.read(UART_IIR)).toBe(0xc4); // 'a' on top: no error yet
+    expect(uart.read(UART_LSR)).toBe(0xe1); // DR, THRE, TEMT and FIFOE (errored bytes in the FIFO)
+    expect(uart.read(UART_RX)).toBe(0x61);
+    expect(uart.read(UART_IIR)).toBe(0xc6); // the break is on top: RLS outranks RDA
+    expect(uart.read(UART_LSR)).toBe(0xf1); // BI | DR | THRE | TEMT | FIFOE
+    expect(uart.read(UART_IIR)).toBe(0xc4);
+    expect(uart.read(UART_RX)).toBe(0x00); // the break character
+    expect(uart.read(UART_LSR) & 0x1e).toBe(0);
+    expect(uart.read(UART_RX)).toBe(0x62);
+    expect(uart.read(UART_LSR) & 0x9e).toBe(0x84); // PE of 'c' revealed, FIFOE
+    expect(uart.read(UART_RX)).toBe(0x63);
+    expect(uart.read(UART_LSR)).toBe(0x60);
+    expect(() => uart.enqueueWithError(1, 'noise' as never)).toThrow(/noise is not parity/);
+  });
+
   it('loops MCR outputs back into MSR and received data in loopback', () => {
     const { uart, out } = rig();
     uart.write(UART_FCR, 0x01);

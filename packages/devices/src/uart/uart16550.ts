@@ -36,9 +36,13 @@ import {
   UART_IIR_RX_TIMEOUT,
   UART_IIR_THRI,
   UART_LCR_DLAB,
+  UART_LSR_BI,
   UART_LSR_BRK_ERROR_BITS,
   UART_LSR_DR,
+  UART_LSR_FE,
+  UART_LSR_FIFOE,
   UART_LSR_OE,
+  UART_LSR_PE,
   UART_LSR_TEMT,
   UART_LSR_THRE,
   UART_MCR_DTR,
@@ -115,8 +119,17 @@ export interface UartState {
   modemInputs: number;
   thrInterrupt: boolean;
   rxFifo: number[];
+  /** Per received byte: its PE/FE/BI bits (LSR positions), parallel to `rxFifo`. */
+  rxErrors: number[];
   input: number[];
+  /** Per queued byte: its PE/FE/BI bits, parallel to `input`. */
+  inputErrors: number[];
 }
+
+/** A receive error the host can attach to a byte (`enqueueWithError`). */
+export type UartRxError = 'parity' | 'framing' | 'break';
+
+const RX_CHAR_ERRORS = UART_LSR_PE | UART_LSR_FE | UART_LSR_BI;
 
 const SNAPSHOT_KIND = 'uart16550';
 const NOOP_EVENTS: UartEvents = {};
@@ -146,10 +159,13 @@ export class Uart16550 {
   private irqLevel = false;
 
   private readonly rx = new Uint8Array(UART_FIFO_SIZE);
+  /** PE/FE/BI of each FIFO byte (datasheet: errors travel with their character). */
+  private readonly rxErr = new Uint8Array(UART_FIFO_SIZE);
   private rxHead = 0;
   private rxCount = 0;
 
   private readonly input: Uint8Array;
+  private readonly inputErr: Uint8Array;
   private inHead = 0;
   private inCount = 0;
 
@@ -169,6 +185,7 @@ export class Uart16550 {
     this.events = options.events ?? NOOP_EVENTS;
     this.gateOut2 = options.gateIrqWithOut2 ?? false;
     this.input = new Uint8Array(capacity);
+    this.inputErr = new Uint8Array(capacity);
   }
 
   /** Create a UART from a snapshot taken by `saveState`. */
@@ -188,12 +205,49 @@ export class Uart16550 {
     const cap = this.input.length;
     const n = Math.min(bytes.length, cap - this.inCount);
     for (let i = 0; i < n; i++) {
-      this.input[(this.inHead + this.inCount + i) % cap] = bytes[i]! & 0xff;
+      const at = (this.inHead + this.inCount + i) % cap;
+      this.input[at] = bytes[i]! & 0xff;
+      this.inputErr[at] = 0;
     }
     this.inCount += n;
     this.pump();
     this.updateIrq();
     return n;
+  }
+
+  /**
+   * Queue one byte received with a line error: a break (a NUL with LSR.BI, what a terminal's
+   * "send break" and Linux's SysRq use), or a byte with a parity or framing error. The error shows
+   * in LSR when the byte reaches the top of the FIFO and raises the line-status interrupt. Returns
+   * false if the host queue is full.
+   */
+  enqueueWithError(byte: number, error: UartRxError): boolean {
+    const bit =
+      error === 'break'
+        ? UART_LSR_BI
+        : error === 'parity'
+          ? UART_LSR_PE
+          : error === 'framing'
+            ? UART_LSR_FE
+            : 0;
+    if (bit === 0)
+      throw new DevicesError(
+        'INVALID_ARGUMENT',
+        `UART receive error ${String(error)} is not parity, framing or break`,
+      );
+    if (this.inCount === this.input.length) return false;
+    const at = (this.inHead + this.inCount) % this.input.length;
+    this.input[at] = error === 'break' ? 0 : byte & 0xff;
+    this.inputErr[at] = bit;
+    this.inCount++;
+    this.pump();
+    this.updateIrq();
+    return true;
+  }
+
+  /** Queue a break condition (shorthand for `enqueueWithError(0, 'break')`). */
+  enqueueBreak(): boolean {
+    return this.enqueueWithError(0, 'break');
   }
 
   /** Bytes queued by the host that the guest has not yet taken into its FIFO. */
@@ -324,9 +378,17 @@ export class Uart16550 {
 
   saveState(): UartState {
     const rxFifo: number[] = [];
-    for (let i = 0; i < this.rxCount; i++) rxFifo.push(this.rx[(this.rxHead + i) % UART_FIFO_SIZE]!);
+    const rxErrors: number[] = [];
+    for (let i = 0; i < this.rxCount; i++) {
+      rxFifo.push(this.rx[(this.rxHead + i) % UART_FIFO_SIZE]!);
+      rxErrors.push(this.rxErr[(this.rxHead + i) % UART_FIFO_SIZE]!);
+    }
     const input: number[] = [];
-    for (let i = 0; i < this.inCount; i++) input.push(this.input[(this.inHead + i) % this.input.length]!);
+    const inputErrors: number[] = [];
+    for (let i = 0; i < this.inCount; i++) {
+      input.push(this.input[(this.inHead + i) % this.input.length]!);
+      inputErrors.push(this.inputErr[(this.inHead + i) % this.input.length]!);
+    }
     return {
       kind: SNAPSHOT_KIND,
       version: 1,
@@ -343,7 +405,9 @@ export class Uart16550 {
       modemInputs: this.modemInputs,
       thrInterrupt: this.thrInterrupt,
       rxFifo,
+      rxErrors,
       input,
+      inputErrors,
     };
   }
 
@@ -361,6 +425,8 @@ export class Uart16550 {
     }
     const rxBytes = stateBytes(s, k, 'rxFifo', rxFifo.length);
     const inBytes = stateBytes(s, k, 'input', input.length);
+    const rxErrs = stateBytes(s, k, 'rxErrors', rxFifo.length).map((e) => e & RX_CHAR_ERRORS);
+    const inErrs = stateBytes(s, k, 'inputErrors', input.length).map((e) => e & RX_CHAR_ERRORS);
     const trigger = stateInt(s, k, 'triggerLevel', 1, 14);
     if (!(UART_FIFO_TRIGGER_LEVELS as readonly number[]).includes(trigger)) {
       throw new DevicesError(
@@ -387,9 +453,11 @@ export class Uart16550 {
       );
     }
     this.rx.set(rxBytes);
+    this.rxErr.fill(0).set(rxErrs);
     this.rxHead = 0;
     this.rxCount = rxBytes.length;
     this.input.set(inBytes);
+    this.inputErr.fill(0).set(inErrs);
     this.inHead = 0;
     this.inCount = inBytes.length;
     this.irqLevel = false;
@@ -410,6 +478,7 @@ export class Uart16550 {
     this.counters.rxBytes++;
     // Let the line fall before the next queued byte "arrives", so an edge-triggered PIC sees a new
     // request for it (with FIFOs off, each byte is its own RDA interrupt, as on a real line).
+    this.revealTop();
     this.updateIrq();
     this.pump();
     this.updateIrq();
@@ -427,8 +496,7 @@ export class Uart16550 {
         this.lsrErrors |= UART_LSR_OE; // datasheet: the shift register character is overwritten
         this.counters.overruns++;
       } else {
-        this.rx[(this.rxHead + this.rxCount) % UART_FIFO_SIZE] = value;
-        this.rxCount++;
+        this.pushRx(value, 0);
       }
     } else {
       this.counters.txBytes++;
@@ -482,8 +550,7 @@ export class Uart16550 {
     if (this.inCount === 0 || this.mcr & UART_MCR_LOOP) return;
     const cap = this.rxCapacity();
     while (this.inCount > 0 && this.rxCount < cap) {
-      this.rx[(this.rxHead + this.rxCount) % UART_FIFO_SIZE] = this.input[this.inHead]!;
-      this.rxCount++;
+      this.pushRx(this.input[this.inHead]!, this.inputErr[this.inHead]!);
       this.inHead = (this.inHead + 1) % this.input.length;
       this.inCount--;
     }
@@ -491,7 +558,26 @@ export class Uart16550 {
   }
 
   private lineStatus(): number {
-    return (this.rxCount > 0 ? UART_LSR_DR : 0) | this.lsrErrors | UART_LSR_THRE | UART_LSR_TEMT;
+    let fifoError = 0;
+    if (this.fifoEnabled) {
+      for (let i = 0; i < this.rxCount; i++) {
+        if (this.rxErr[(this.rxHead + i) % UART_FIFO_SIZE]) fifoError = UART_LSR_FIFOE;
+      }
+    }
+    return (this.rxCount > 0 ? UART_LSR_DR : 0) | this.lsrErrors | fifoError | UART_LSR_THRE | UART_LSR_TEMT;
+  }
+
+  /** A byte became the top of the FIFO: reveal its errors in LSR (datasheet, LSR2–LSR4). */
+  private revealTop(): void {
+    if (this.rxCount > 0) this.lsrErrors |= this.rxErr[this.rxHead]!;
+  }
+
+  private pushRx(byte: number, errors: number): void {
+    const at = (this.rxHead + this.rxCount) % UART_FIFO_SIZE;
+    this.rx[at] = byte;
+    this.rxErr[at] = errors;
+    this.rxCount++;
+    if (this.rxCount === 1) this.revealTop();
   }
 
   /** MSR bits 7:4: the modem inputs, or in loopback the looped-back MCR outputs (datasheet). */
