@@ -92,6 +92,18 @@ export function logicFlags(cpu: Cpu, r: number, sz: number): void {
  * `size` is the operand size code (0 byte, 1 word, 2 dword).
  */
 export function aluForm(cpu: Cpu, kind: number, form: number, size: number): void {
+  if (size === 2 && !cpu.isMem && form < 4) {
+    // Register-register dword forms: the hot path of compiled code.
+    const r = cpu.regs;
+    if (form < 2) {
+      const v = alu(cpu, kind, r[cpu.rm]!, r[cpu.reg]!, 31);
+      if (kind !== ALU_CMP) r[cpu.rm] = v;
+    } else {
+      const v = alu(cpu, kind, r[cpu.reg]!, r[cpu.rm]!, 31);
+      if (kind !== ALU_CMP) r[cpu.reg] = v;
+    }
+    return;
+  }
   const sz = signBit(size);
   if (form < 2) {
     const lin = rmwAddr(cpu, size);
@@ -110,6 +122,12 @@ export function aluForm(cpu: Cpu, kind: number, form: number, size: number): voi
 /** Group 1 (80..83): op E,imm. */
 export function aluImm(cpu: Cpu, size: number): void {
   const kind = cpu.reg;
+  if (size === 2 && !cpu.isMem) {
+    const r = cpu.regs;
+    const v = alu(cpu, kind, r[cpu.rm]!, cpu.imm, 31);
+    if (kind !== ALU_CMP) r[cpu.rm] = v;
+    return;
+  }
   const lin = rmwAddr(cpu, size);
   const r = alu(cpu, kind, rmwRead(cpu, lin, size), cpu.imm, signBit(size));
   if (kind !== ALU_CMP) rmwWrite(cpu, lin, size, r);

@@ -5,11 +5,11 @@
 
 import { EXC_DE, FLAG_AF, FLAG_CF, FLAGS_ARITH } from './constants';
 import type { Cpu } from './cpu';
-import { flushFlags, getAF, getCF, szp } from './flags';
+import { getAF, getCF, szp } from './flags';
 
 function setFlags(cpu: Cpu, bits: number): void {
-  flushFlags(cpu);
   cpu.flags = (cpu.flags & ~FLAGS_ARITH) | bits;
+  cpu.ccOp = 0;
 }
 
 /** DAA (27). */

@@ -123,7 +123,11 @@ export class Cpu implements CpuState {
   startIp = 0;
   startSp = 0;
 
-  /** Fetch cache: linear page of the last fetch and its RAM adjustment. */
+  /** Fetch window: EIPs in [fetchStart, fetchEnd) read ram[ip + fetchBias] (see fetch8). */
+  fetchStart = 0;
+  fetchEnd = 0;
+  fetchBias = 0;
+  /** The TLB slot, page and offset the window was opened from (re-validated per instruction). */
   fetchPage = -1;
   fetchAdj = 0;
   fetchSlot = 0;
@@ -392,7 +396,7 @@ export class Cpu implements CpuState {
       this.code32 = (attr & 0x4000) !== 0;
       this.csBase = base;
       this.csLimit = limit;
-      this.fetchPage = -1;
+      this.invalidateFetch();
     } else if (sreg === SREG_SS) {
       this.stack32 = (attr & 0x4000) !== 0;
     }
@@ -417,12 +421,12 @@ export class Cpu implements CpuState {
     this.kRead = this.kindRead << this.tlbBits;
     this.kWrite = this.kindWrite << this.tlbBits;
     this.kFetch = this.kindFetch << this.tlbBits;
-    this.fetchPage = -1;
+    this.invalidateFetch();
   }
 
   /** Pushes CR0/CR3/CR4/CPL/AC to the memory side (DESIGN.md §3). */
   pushPagingState(): void {
-    this.fetchPage = -1;
+    this.invalidateFetch();
     this.memory.setPagingState({
       cr0: this.cr[0]! >>> 0,
       cr3: this.cr[3]! >>> 0,
@@ -566,16 +570,20 @@ export class Cpu implements CpuState {
 
   // ---- instruction fetch ------------------------------------------------------------------
 
-  /** Fetches the next instruction byte at CS:EIP (CS limit checked, SDM §5.3). */
+  /**
+   * Fetches the next instruction byte at CS:EIP. The fast path reads through a window of EIP values
+   * that map into the current code page and lie inside the CS limit (SDM §5.3); it is opened by
+   * fetchSlow and re-validated against the TLB at every instruction start.
+   */
   fetch8(): number {
     const ip = this.ip;
+    this.ip = (ip + 1) | 0;
+    if (ip < this.fetchEnd && ip >= this.fetchStart) return this.ram[ip + this.fetchBias]!;
+    return this.fetchSlow(ip);
+  }
+  fetchSlow(ip: number): number {
     if (ip >>> 0 > this.csLimit) this.raise(EXC_GP, 0);
     const lin = (this.csBase + ip) | 0;
-    this.ip = ip + 1;
-    if (lin >>> 12 === this.fetchPage) return this.ram[(lin + this.fetchAdj) >>> 0]!;
-    return this.fetchSlow(lin);
-  }
-  fetchSlow(lin: number): number {
     const page = lin >>> 12;
     const i = this.kFetch | (page & this.tlbMask);
     if (this.tlbTag[i] !== page) {
@@ -583,16 +591,42 @@ export class Cpu implements CpuState {
       const b = this.memory.read8(lin >>> 0, this.kindFetch) & 0xff;
       if (this.tlbTag[i] !== page) return b;
     }
-    this.fetchPage = page;
-    this.fetchAdj = this.tlbOff[i]!;
-    this.fetchSlot = i;
-    return this.ram[(lin + this.fetchAdj) >>> 0]!;
+    const adj = this.tlbOff[i]!;
+    const idx = (lin + adj) >>> 0;
+    const start = ip - (lin & 0xfff);
+    if (start >= -0x80000000) {
+      this.fetchStart = start;
+      this.fetchEnd = Math.min(start + 4096, ip + (this.csLimit - (ip >>> 0)) + 1);
+      this.fetchBias = idx - ip;
+      this.fetchPage = page;
+      this.fetchSlot = i;
+      this.fetchAdj = adj;
+    }
+    return this.ram[idx]!;
+  }
+  /** Closes the fetch window (CS, CPL, paging or TLB changed). */
+  invalidateFetch(): void {
+    this.fetchStart = 0;
+    this.fetchEnd = 0;
   }
   fetch16(): number {
+    const ip = this.ip;
+    if (ip + 1 < this.fetchEnd && ip >= this.fetchStart) {
+      const a = ip + this.fetchBias;
+      this.ip = (ip + 2) | 0;
+      return this.ram[a]! | (this.ram[a + 1]! << 8);
+    }
     const b = this.fetch8();
     return b | (this.fetch8() << 8);
   }
   fetch32(): number {
+    const ip = this.ip;
+    if (ip + 3 < this.fetchEnd && ip >= this.fetchStart) {
+      const a = ip + this.fetchBias;
+      const r = this.ram;
+      this.ip = (ip + 4) | 0;
+      return r[a]! | (r[a + 1]! << 8) | (r[a + 2]! << 16) | (r[a + 3]! << 24);
+    }
     const b = this.fetch16();
     return b | (this.fetch16() << 16);
   }

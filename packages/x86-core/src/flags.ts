@@ -119,10 +119,10 @@ export function flushFlags(cpu: Cpu): void {
   }
 }
 
-/** Sets the six arithmetic flags from `bits` (the others unchanged). */
+/** Sets all six arithmetic flags from `bits` (the others unchanged; no lazy state survives). */
 export function setArith(cpu: Cpu, bits: number): void {
-  flushFlags(cpu);
   cpu.flags = (cpu.flags & ~FLAGS_ARITH) | (bits & FLAGS_ARITH);
+  cpu.ccOp = CC_NONE;
 }
 
 /** SF, ZF and PF of `result` at sign bit `sz`. */

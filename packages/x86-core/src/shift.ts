@@ -28,7 +28,8 @@ export function shiftE(cpu: Cpu, kind: number, size: number, count: number): voi
 }
 
 function setFlags(cpu: Cpu, bits: number, keepMask: number): void {
-  flushFlags(cpu);
+  if (keepMask !== 0) flushFlags(cpu);
+  cpu.ccOp = 0;
   cpu.flags = (cpu.flags & ~(FLAGS_ARITH & ~keepMask)) | (bits & ~keepMask & FLAGS_ARITH);
 }
 
@@ -148,7 +149,6 @@ export function shiftDouble(cpu: Cpu, right: boolean, count: number): void {
     }
   }
   const of = ((r ^ a) >>> sz) & 1;
-  flushFlags(cpu);
-  cpu.flags = (cpu.flags & ~FLAGS_ARITH) | cf | (of << 11) | szp(r, sz);
+  setFlags(cpu, cf | (of << 11) | szp(r, sz), 0);
   rmwWrite(cpu, lin, size, r);
 }

@@ -357,7 +357,7 @@ export function group7(cpu: Cpu): void {
       cpu.countExit(EXIT_INVLPG);
       const lin = (cpu.segBase[cpu.seg]! + ea(cpu)) | 0;
       cpu.memory.invlpg(lin >>> 0);
-      cpu.fetchPage = -1;
+      cpu.invalidateFetch();
       return;
     }
     default:
