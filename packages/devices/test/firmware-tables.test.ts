@@ -11,6 +11,7 @@ import {
   validateE820,
 } from '../src/firmware/e820';
 import { writeFirmwareTables } from '../src/firmware/tables';
+import { IoApic } from '../src/ioapic/ioapic';
 import { PciHost } from '../src/pci/host';
 import { AcpiPm } from '../src/system/acpi-pm';
 import { Hpet } from '../src/system/hpet';
@@ -244,6 +245,25 @@ describe('firmware tables: ACPI', () => {
       { bus: 0, irq: 9, gsi: 9, flags: 0x0d },
     ]);
     expect(madt.nmis).toEqual([{ uid: 0xff, flags: 0, lint: 1 }]);
+  });
+
+  it('MADT and MP IO-APIC entries agree with the IoApic device configured from the same platform', () => {
+    const { mem, layout } = build({ ramSize: 64 << 20, cpus: 3 });
+    const ioapic = new IoApic({ sink: () => {}, id: layout.platform.ioApic.id });
+    const reg = (r: number) => {
+      ioapic.mmioWrite(0, 4, r);
+      return ioapic.mmioRead(0x10, 4);
+    };
+    const madt = parseMadt(mem, parseAcpi(mem).tables.get('APIC')!);
+    expect(madt.ioapics[0]!.id).toBe((reg(0) >>> 24) & 0xf);
+    // MP IO APIC entry (after 3 processor entries and the bus entry): id and version.
+    const t = u32(mem, layout.mpFloating + 4);
+    const e = t + 44 + 20 * 3 + 8;
+    expect(u8(mem, e)).toBe(2);
+    expect(u8(mem, e + 1)).toBe((reg(0) >>> 24) & 0xf);
+    expect(u8(mem, e + 2)).toBe(reg(1) & 0xff);
+    // Every ISA IRQ the MP table routes lands on a pin the IO-APIC has.
+    expect(((reg(1) >>> 16) & 0xff) + 1).toBeGreaterThanOrEqual(16);
   });
 
   it('HPET table carries the block ID and address of the HPET device', () => {

@@ -4,6 +4,7 @@
  * composer registers the devices at, so tables and devices cannot disagree.
  */
 import { DevicesError, hex } from '../errors';
+import { IOAPIC_VERSION } from '../ioapic/registers';
 import {
   ACPI_PM_BASE,
   ACPI_SCI_IRQ,
@@ -69,8 +70,8 @@ export interface ResolvedPlatform {
   lapicAddress: number;
 }
 
-/** 82093AA IO-APIC version register value (bits 7:0), the MP table's IO APIC version. */
-export const IOAPIC_DEFAULT_VERSION = 0x11;
+/** The IO-APIC model's version register (bits 7:0): the MP table's IO APIC version. */
+export const IOAPIC_DEFAULT_VERSION = IOAPIC_VERSION;
 
 /** Small numbers in decimal, addresses in hex. */
 function fmt(v: number): string {
