@@ -138,7 +138,7 @@ export function diffSnapshots(old: AbiSnapshot, cur: AbiSnapshot): Finding[] {
       }
       if (b.reg !== a.reg)
         push('breaking', entry, `${what} moved from ${a.reg} to ${b.reg}; argument registers are permanent`);
-      for (const k of ['kind', 'struct', 'countArg', 'optional'] as const) {
+      for (const k of ['kind', 'struct', 'countArg', 'optional', 'max'] as const) {
         if ((a[k] ?? null) !== (b[k] ?? null)) {
           push(
             'breaking',
@@ -147,6 +147,14 @@ export function diffSnapshots(old: AbiSnapshot, cur: AbiSnapshot): Finding[] {
           );
         }
       }
+      const newFlags = new Set(b.flags ?? []);
+      for (const f of a.flags ?? []) {
+        if (!newFlags.has(f))
+          push('breaking', entry, `${what}: flag ${f} removed; defined flags are permanent`);
+      }
+      const oldFlags = new Set(a.flags ?? []);
+      for (const f of b.flags ?? [])
+        if (!oldFlags.has(f)) push('addition', entry, `${what}: flag ${f} added`);
       if (b.name !== a.name)
         push('note', entry, `${what} renamed to "${b.name}" (names are documentation; allowed)`);
     });

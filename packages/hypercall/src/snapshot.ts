@@ -29,6 +29,10 @@ export interface SnapshotArg {
   struct?: string;
   countArg?: string;
   optional?: boolean;
+  /** For counts: the limit constant. */
+  max?: string;
+  /** For flags: the defined flag constants. */
+  flags?: string[];
 }
 export interface SnapshotCall {
   name: string;
@@ -84,6 +88,8 @@ export function describeAbi(m: Manifest): AbiSnapshot {
         ...(a.struct ? { struct: a.struct } : {}),
         ...(a.countArg ? { countArg: a.countArg } : {}),
         ...(a.optional ? { optional: true } : {}),
+        ...(a.max ? { max: a.max } : {}),
+        ...(a.flags ? { flags: [...a.flags] } : {}),
       })),
     })),
   };
@@ -268,6 +274,20 @@ export function assertValidManifest(m: Manifest): void {
 // ---------------------------------------------------------------------------------------------
 // Snapshot parsing
 
+function snapCallFlags(calls: Record<string, unknown>[], fail: (path: string, what: string) => never): void {
+  calls.forEach((c, i) => {
+    (c.args as Record<string, unknown>[]).forEach((a, j) => {
+      const f = a.flags;
+      if (f !== undefined && (!Array.isArray(f) || f.some((x) => typeof x !== 'string'))) {
+        fail(
+          `calls[${i}] "${String(c.name)}".args[${j}] "${String(a.name)}"`,
+          '"flags" must be an array of strings',
+        );
+      }
+    });
+  });
+}
+
 /** Parse and validate a snapshot (from JSON); `source` names it in messages (a file path). */
 export function parseSnapshot(data: unknown, source: string): AbiSnapshot {
   const fail = (path: string, what: string): never => {
@@ -329,8 +349,10 @@ export function parseSnapshot(data: unknown, source: string): AbiSnapshot {
       struct: 'string?',
       countArg: 'string?',
       optional: 'bool?',
+      max: 'string?',
     }),
   );
+  snapCallFlags(root.calls as Record<string, unknown>[], fail);
   const snap = root as unknown as AbiSnapshot;
   const problems: string[] = [];
   checkUnique(problems, 'cpuidLeaves', snap.cpuidLeaves, (e: { leaf: number }) => e.leaf);
