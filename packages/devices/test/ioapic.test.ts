@@ -35,6 +35,8 @@ describe('82093AA registers', () => {
     expect(reg(0x40)).toBe(0); // beyond the table
     io.mmioWrite(0x00, 1, 0x10);
     expect(io.mmioRead(0x00, 1)).toBe(0x10);
+    io.mmio.write(0x00, 4, 0x01);
+    expect(io.mmio.read(0x10, 4)).toBe(0x00170011);
     expect(io.mmioRead(0x20, 4)).toBe(0);
   });
 

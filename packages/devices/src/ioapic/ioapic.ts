@@ -89,6 +89,14 @@ const KIND = 'ioapic82093';
 /** The I/O APIC. MMIO handlers take offsets into its 4 KiB window. */
 export class IoApic {
   readonly counters: IoApicCounters = { messages: 0, illegalVectors: 0, strayEois: 0 };
+  /** `mmioRead`/`mmioWrite` as a `{ read, write }` handler, the shape @pv/mmu maps (`MmioHandler`). */
+  readonly mmio: {
+    read(offset: number, size: 1 | 2 | 4): number;
+    write(offset: number, size: 1 | 2 | 4, value: number): void;
+  } = {
+    read: (offset, size) => this.mmioRead(offset, size),
+    write: (offset, size, value) => this.mmioWrite(offset, size, value),
+  };
 
   private readonly sink: (msg: IoApicMessage) => void;
   private id: number;
