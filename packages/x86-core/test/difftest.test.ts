@@ -229,13 +229,19 @@ class Harness {
     this.installTables();
   }
 
-  /** A flat GDT (0x08 code, 0x10 data) and an IDT whose 32 interrupt gates each lead to a HLT. */
-  private installTables(): void {
+  /**
+   * A flat GDT (0x08 code, 0x10 data) and an IDT whose 32 interrupt gates each lead to a HLT;
+   * rewritten after every case that raised an exception or failed, in case a stray frame or write
+   * (ESP is random in most forms) landed on them.
+   */
+  private writeTables(): void {
     const v = this.view;
     const flat = (at: number, access: number) => {
       v.setUint32(at, 0x0000ffff, true);
       v.setUint32(at + 4, 0x00cf0000 | (access << 8), true);
     };
+    v.setUint32(GDT, 0, true);
+    v.setUint32(GDT + 4, 0, true);
     flat(GDT + 8, 0x9b);
     flat(GDT + 16, 0x93);
     for (let vec = 0; vec < VECTORS; vec++) {
@@ -246,6 +252,12 @@ class Harness {
       v.setUint16(IDT + 8 * vec + 4, 0x8e00, true); // present, DPL 0, 32-bit interrupt gate
       v.setUint16(IDT + 8 * vec + 6, handler >>> 16, true);
     }
+  }
+
+  /** Loads GDTR and IDTR with the tables of writeTables() by running LGDT and LIDT. */
+  private installTables(): void {
+    const v = this.view;
+    this.writeTables();
     v.setUint16(SETUP + 0x100, 3 * 8 - 1, true);
     v.setUint32(SETUP + 0x102, GDT, true);
     v.setUint16(SETUP + 0x108, VECTORS * 8 - 1, true);
@@ -297,7 +309,10 @@ class Harness {
     ) {
       vector = (eip - HANDLERS - 1) / 16;
       // Undo the exception frame to get the state at the fault: [error code,] EIP, CS, EFLAGS.
+      this.writeTables();
       let sp = regs[ESP]!;
+      if (sp + 16 > RAM_SIZE)
+        return `${vecName(vector)} delivered with ESP ${hex(sp)} outside RAM (expected ${vecName(rec.vector)})`;
       let errorCode = -1;
       if (WITH_ERROR_CODE.has(vector)) {
         errorCode = this.view.getUint32(sp, true);
@@ -316,6 +331,7 @@ class Harness {
       if (frameEip !== code)
         diffs.push(`fault pushed EIP ${hex(frameEip)}, expected ${hex(code)} (a fault restarts)`);
     } else {
+      this.writeTables();
       return `no clean end: exit '${exit.reason}' after ${exit.instructions} instructions at EIP ${hex(eip)}`;
     }
     if (vector !== rec.vector) {
@@ -343,7 +359,9 @@ class Harness {
         diffs.push(`memory [${hex(WINDOW + i)}] = ${hex2(actual)}, expected ${hex2(expected)}`);
       if (diffs.length > 12) break;
     }
-    return diffs.length ? diffs.join('; ') : null;
+    if (diffs.length === 0) return null;
+    this.writeTables();
+    return diffs.join('; ');
   }
 }
 

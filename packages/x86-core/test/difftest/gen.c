@@ -6,7 +6,8 @@
  *
  * The host here cannot execute 32-bit code (no IA-32 compat mode in the guest kernel), so every
  * case runs in 64-bit mode with the same instruction semantics: 16- and 32-bit operand sizes only,
- * registers loaded zero-extended, memory reached through an address-size (0x67) prefix that the
+ * all eight registers loaded zero-extended (ESP too: RSP holds it while the instruction runs, and
+ * faults are taken on an alternate signal stack), memory reached through an address-size (0x67) prefix that the
  * host adds in front of the recorded bytes, so effective addresses are computed exactly as a
  * 32-bit-address-size instruction computes them (modulo 2^32) and strings use ESI/EDI/ECX. Every
  * opcode used has the same encoding in both modes (no 40-4F, 82, PUSH/POP, moffs, disp32-only
@@ -163,9 +164,13 @@ static uint32_t get_E(Case *c, Ea *e, int size) {
   return e->mem ? (uint32_t)get_mem(c, e->off, size / 8) : get_reg(c, e->rm, size);
 }
 
-/* A random general register other than ESP and the registers in `avoid`. */
+/* ESP may be an operand or a base register in this case (not in forms that can fault: the
+   emulator delivers the exception on SS:ESP, which must then be a valid stack). */
+static int allow_esp;
+
+/* A random general register not in `avoid` (nor ESP unless allow_esp). */
 static int pick_reg(uint32_t avoid) {
-  avoid |= 1u << ESP;
+  if (!allow_esp) avoid |= 1u << ESP;
   for (;;) {
     int r = below(8);
     if (!(avoid & (1u << r))) return r;
@@ -182,9 +187,8 @@ static void maybe_seg(Case *c) {
 
 /*
  * Emit ModRM (+SIB, +displacement) with `regfield` in bits 5:3. The r/m operand is a register
- * (mod = 3, never ESP for 16/32-bit operands) or, when `allow_mem`, a memory operand of `bytes`
- * bytes inside the window, reached through any 32-bit addressing form except disp32-only and
- * ESP-based ones. Address registers avoid `avoid` and are marked in c->addrregs. `noaccess` (LEA)
+ * (mod = 3) or, when `allow_mem`, a memory operand of `bytes` bytes inside the window, reached
+ * through any 32-bit addressing form except disp32-only (RIP-relative in 64-bit mode). Address registers avoid `avoid` and are marked in c->addrregs. `noaccess` (LEA)
  * keeps the address registers random.
  */
 static void modrm(Case *c, int regfield, int size, int allow_mem, int must_mem, uint32_t avoid, int bytes,
@@ -209,9 +213,11 @@ static void modrm(Case *c, int regfield, int size, int allow_mem, int must_mem, 
   if (dispsize == 8) disp = (uint32_t)(int32_t)(int8_t)rnd();
   if (dispsize == 32) disp = below(2) ? rnd() : (uint32_t)(int32_t)(int16_t)rnd();
   mod = dispsize == 0 ? 0 : dispsize == 8 ? 1 : 2;
+  if (base == ESP && form < 3) form = 3; /* [ESP...] needs a SIB byte */
   if (form >= 3) { /* SIB */
-    index = below(5) == 0 ? -1 : pick_reg(avoid | (1u << base));
+    index = below(5) == 0 ? -1 : pick_reg(avoid | (1u << base) | (1u << ESP)); /* 100 = no index */
     scale = below(4);
+    if (base == ESP && index >= 0 && form == 5) form = 4;
     if (form == 5 && index >= 0) { /* [index*scale + disp32], no base */
       base = -1;
       mod = 0;
@@ -380,7 +386,8 @@ static void gen_case(Case *c, Form *f) {
      pattern; either way a stray write to them shows. */
   int randregs = below(2);
   for (int i = 0; i < 8; i++) c->r[i] = !randregs ? 0x01010101u * (0x10 + 0x11 * i) : below(4) ? rnd() : rv(32);
-  c->r[ESP] = STACK_TOP;
+  allow_esp = f->kind != K_MULDIV && f->kind != K_UD && f->kind != K_LONG;
+  if (!allow_esp) c->r[ESP] = STACK_TOP;
   c->fl = 0x2 | (rnd() & ALLF);
   /* The window: random bytes, or (to keep the committed corpus small) a fixed pattern around the
      operand, which put_E() fills with random or edge-case values anyway. */
@@ -747,7 +754,8 @@ static void gen_case(Case *c, Form *f) {
 typedef struct {
   uint32_t in[8];
   uint64_t flin;
-  uint32_t pad[6];
+  uint64_t saved_rsp;
+  uint32_t pad[4];
   uint32_t out[8];
   uint64_t flout;
 } Ctx;
@@ -771,6 +779,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
   fault_regs[EBP] = (uint32_t)g[REG_RBP];
   fault_regs[ESI] = (uint32_t)g[REG_RSI];
   fault_regs[EDI] = (uint32_t)g[REG_RDI];
+  fault_regs[ESP] = (uint32_t)g[REG_RSP];
   fault_fl = (uint32_t)g[REG_EFL];
   fault_trapno = (uint32_t)g[REG_TRAPNO];
   fault_err = (uint32_t)g[REG_ERR];
@@ -793,13 +802,19 @@ static void run_case(Case *c) {
   static const uint8_t order[7] = {EAX, ECX, EDX, EBX, EBP, ESI, EDI};
   tp = (uint8_t *)CODE_ADDR;
   t1(0x53); t1(0x55); t1(0x41); t1(0x54); t1(0x41); t1(0x55); t1(0x41); t1(0x56); t1(0x41); t1(0x57);
-  tabs(0xff, 6, CTX_ADDR + offsetof(Ctx, flin)); /* push qword [flin] */
+  t1(0x48);
+  tabs(0x89, ESP, CTX_ADDR + offsetof(Ctx, saved_rsp)); /* mov [saved_rsp], rsp */
+  tabs(0xff, 6, CTX_ADDR + offsetof(Ctx, flin));        /* push qword [flin] */
   t1(0x9d);                                      /* popfq */
   for (int i = 0; i < 7; i++) tabs(0x8b, order[i], CTX_ADDR + 4 * order[i]);
+  tabs(0x8b, ESP, CTX_ADDR + 4 * ESP); /* mov esp, [in.esp]: the stack is not used until restored */
   insn_off = (int)(tp - (uint8_t *)CODE_ADDR);
   if (c->host67) t1(0x67);
   memcpy(tp, c->code, c->len);
   tp += c->len;
+  tabs(0x89, ESP, CTX_ADDR + offsetof(Ctx, out) + 4 * ESP);
+  t1(0x48);
+  tabs(0x8b, ESP, CTX_ADDR + offsetof(Ctx, saved_rsp)); /* mov rsp, [saved_rsp] */
   for (int i = 0; i < 7; i++) tabs(0x89, order[i], CTX_ADDR + offsetof(Ctx, out) + 4 * order[i]);
   t1(0x9c);                                       /* pushfq */
   tabs(0x8f, 0, CTX_ADDR + offsetof(Ctx, flout)); /* pop qword [flout] */
@@ -819,7 +834,6 @@ static void run_case(Case *c) {
   if (sigsetjmp(jb, 1) == 0) {
     ((void (*)(void))CODE_ADDR)();
     memcpy(c->ro, ctx->out, sizeof c->ro);
-    c->ro[ESP] = c->r[ESP];
     c->flo = (uint32_t)ctx->flout & (ALLF | 2);
     c->exc = -1;
     c->err = -1;
@@ -832,7 +846,6 @@ static void run_case(Case *c) {
       exit(2);
     }
     memcpy(c->ro, fault_regs, sizeof c->ro);
-    c->ro[ESP] = c->r[ESP];
     c->flo = fault_fl & (ALLF | 2);
     c->exc = gsig == SIGFPE ? 0 : gsig == SIGILL ? 6 : 13; /* #DE, #UD, #GP */
     c->err = gsig == SIGSEGV ? (int)fault_err : -1;
@@ -905,10 +918,14 @@ int main(int argc, char **argv) {
     perror("difftest: mmap below 4 GiB");
     return 2;
   }
+  /* Faults are taken on an alternate stack: RSP holds the guest's ESP while the instruction runs. */
+  static uint8_t altstack[1 << 16];
+  stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+  sigaltstack(&ss, NULL);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_fault;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigaction(SIGFPE, &sa, NULL);
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGILL, &sa, NULL);
