@@ -21,6 +21,7 @@ export type { GuestMemoryTarget } from './firmware/guest-memory';
 export {
   ACPI_PM_BASE,
   ACPI_SCI_IRQ,
+  ACPI_SMI_CMD_PORT,
   BIOS_AREA_END,
   BIOS_AREA_START,
   BIOS_ROM_START,
@@ -80,6 +81,8 @@ export type { RtcCounters, RtcOptions, RtcState } from './rtc/rtc';
 export { Rtc } from './rtc/rtc';
 export type { AcpiPmOptions, AcpiPmState } from './system/acpi-pm';
 export {
+  ACPI_DISABLE_VALUE,
+  ACPI_ENABLE_VALUE,
   ACPI_PM_SIZE,
   ACPI_PM_TIMER_FREQUENCY,
   ACPI_PM_TMR,

@@ -278,6 +278,18 @@ describe('firmware tables: ACPI', () => {
     expect(parseAcpi(none.mem).tables.has('HPET')).toBe(false);
   });
 
+  it('an SMI command port in the config is advertised in the FADT and completes Linux acpi_enable()', () => {
+    const { mem } = build({ ramSize: 64 << 20, acpiPm: { smiCommand: true } });
+    const f = parseAcpi(mem).tables.get('FACP')!.addr;
+    const smiCmd = u32(mem, f + 48);
+    expect([smiCmd, u8(mem, f + 52), u8(mem, f + 53)]).toEqual([0xb2, 0xf1, 0xf0]);
+    const pm = new AcpiPm({ clock: { hz: 1e9, now: () => 0 }, smiCommand: true });
+    const cnt = u32(mem, f + 64) - 0x600;
+    expect(pm.read(cnt, 2) & 1).toBe(0);
+    pm.smiPort.write(smiCmd - 0xb2, 1, u8(mem, f + 52)); // outb(acpi_enable, smi_cmd)
+    expect(pm.read(cnt, 2) & 1).toBe(1); // then it polls SCI_EN
+  });
+
   it('optional XSDT: RSDP revision 2 with extended checksum, same tables as the RSDT', () => {
     const { mem, layout } = build({ ramSize: 64 << 20, xsdt: true });
     const acpi = parseAcpi(mem);

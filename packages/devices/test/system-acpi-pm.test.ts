@@ -101,6 +101,25 @@ describe('ACPI PM timer and PM1 blocks', () => {
     expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SLP_EN).toBe(0);
   });
 
+  it('with an SMI command port, SCI_EN starts clear and ACPI_ENABLE/ACPI_DISABLE toggle it', () => {
+    const clock = { hz: 1e9, now: () => 0 };
+    const sci: boolean[] = [];
+    const pm = new AcpiPm({ clock, smiCommand: true, sci: (l) => sci.push(l) });
+    expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SCI_EN).toBe(0);
+    pm.write(ACPI_PM1_EN + 1, 1, ACPI_PWRBTN_EN >> 8);
+    pm.pressPowerButton();
+    expect(sci).toEqual([]); // SCI_EN clear: no SCI
+    pm.smiPort.write(0, 1, 0xf1);
+    expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SCI_EN).toBe(ACPI_SCI_EN);
+    expect(sci).toEqual([true]);
+    expect(pm.smiPort.read(0, 1)).toBe(0xf1);
+    pm.smiPort.write(0, 1, 0xf0);
+    expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SCI_EN).toBe(0);
+    expect(sci).toEqual([true, false]);
+    pm.smiPort.write(0, 1, 0x12); // other SMI commands: recorded, no effect
+    expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SCI_EN).toBe(0);
+  });
+
   it('random port traffic never throws', () => {
     fc.assert(
       fc.property(

@@ -36,8 +36,11 @@ export interface PlatformConfig {
   i8042?: boolean;
   /** HPET: `false` for none; default present at HPET_BASE with 3 timers. */
   hpet?: false | { address?: number; timers?: number };
-  /** ACPI PM block base and SCI IRQ; default 0x600 and IRQ 9. */
-  acpiPm?: { base?: number; sciIrq?: number };
+  /**
+   * ACPI PM block base and SCI IRQ (default 0x600 and IRQ 9), and whether the AcpiPm device was
+   * created with `smiCommand` (the FADT then advertises SMI_CMD 0xb2 with ACPI_ENABLE/DISABLE).
+   */
+  acpiPm?: { base?: number; sciIrq?: number; smiCommand?: boolean };
   /** The 0xcf9 reset register is present (FADT RESET_REG); default true. */
   resetRegister?: boolean;
   /** ACPI OEM ID (≤ 6 ASCII chars) and OEM table ID (≤ 8). */
@@ -60,7 +63,7 @@ export interface ResolvedPlatform {
   pic: boolean;
   i8042: boolean;
   hpet: { address: number; timers: number } | null;
-  acpiPm: { base: number; sciIrq: number };
+  acpiPm: { base: number; sciIrq: number; smiCommand: boolean };
   resetRegister: boolean;
   oemId: string;
   oemTableId: string;
@@ -138,6 +141,7 @@ export function resolvePlatform(config: PlatformConfig): ResolvedPlatform {
   const acpiPm = {
     base: int(pm.base ?? ACPI_PM_BASE, 0, 0xfff0, 'acpiPm.base'),
     sciIrq: int(pm.sciIrq ?? ACPI_SCI_IRQ, 1, 15, 'acpiPm.sciIrq'),
+    smiCommand: pm.smiCommand ?? false,
   };
   const tablesBase = int(
     config.tablesBase ?? BIOS_AREA_START,

@@ -51,6 +51,8 @@ export const FW_CFG_DATA_PORT = 0x511;
 
 /** ACPI PM I/O base (PIIX4 PMBA as QEMU/SeaBIOS program it). */
 export const ACPI_PM_BASE = 0x600;
+/** SMI command (APM control) port, when the ACPI PM block models one. */
+export const ACPI_SMI_CMD_PORT = 0xb2;
 /** ISA IRQ of the ACPI SCI (PIIX4 routes SCI to IRQ 9, level, active high). */
 export const ACPI_SCI_IRQ = 9;
 

@@ -12,6 +12,8 @@
  */
 import { DevicesError, hex } from '../errors';
 import {
+  ACPI_DISABLE_VALUE,
+  ACPI_ENABLE_VALUE,
   ACPI_PM_TMR,
   ACPI_PM_TMR_LEN,
   ACPI_PM1_CNT,
@@ -25,7 +27,7 @@ import { RCR_RST_CPU, RCR_SYS_RST } from '../system/reset-control';
 import { amlDevice, amlNameEisaId, amlNameInteger, amlNamePackage, amlRootScope } from './aml';
 import { type PlatformConfig, type ResolvedPlatform, resolvePlatform } from './config';
 import { checksum8, type GuestMemoryTarget, physWriter } from './guest-memory';
-import { BIOS_AREA_END, RESET_CONTROL_PORT } from './platform';
+import { ACPI_SMI_CMD_PORT, BIOS_AREA_END, RESET_CONTROL_PORT } from './platform';
 
 /** ACPI system description table header length (§5.2.6). */
 export const ACPI_HEADER_SIZE = 36;
@@ -47,6 +49,8 @@ export const FADT_FIRMWARE_CTRL = 36;
 export const FADT_DSDT = 40;
 export const FADT_SCI_INT = 46;
 export const FADT_SMI_CMD = 48;
+export const FADT_ACPI_ENABLE = 52;
+export const FADT_ACPI_DISABLE = 53;
 export const FADT_PM1A_EVT_BLK = 56;
 export const FADT_PM1A_CNT_BLK = 64;
 export const FADT_PM_TMR_BLK = 76;
@@ -308,7 +312,11 @@ export function writeFirmwareTables(config: PlatformConfig, memory: GuestMemoryT
   b.u32(fadt + FADT_FIRMWARE_CTRL, facs);
   b.u32(fadt + FADT_DSDT, dsdt);
   b.u16(fadt + FADT_SCI_INT, p.acpiPm.sciIrq);
-  b.u32(fadt + FADT_SMI_CMD, 0); // no SMM: SCI_EN is already set
+  if (p.acpiPm.smiCommand) {
+    b.u32(fadt + FADT_SMI_CMD, ACPI_SMI_CMD_PORT);
+    b.u8(fadt + FADT_ACPI_ENABLE, ACPI_ENABLE_VALUE);
+    b.u8(fadt + FADT_ACPI_DISABLE, ACPI_DISABLE_VALUE);
+  } // else SMI_CMD = 0: an ACPI-only platform, SCI_EN is already set
   b.u32(fadt + FADT_PM1A_EVT_BLK, pm + ACPI_PM1_STS);
   b.u32(fadt + FADT_PM1A_CNT_BLK, pm + ACPI_PM1_CNT);
   b.u32(fadt + FADT_PM_TMR_BLK, pm + ACPI_PM_TMR);

@@ -57,6 +57,10 @@ export const ACPI_SLP_TYP_SHIFT = 10;
 export const ACPI_SLP_TYP_MASK = 7 << ACPI_SLP_TYP_SHIFT;
 export const ACPI_SLP_EN = 1 << 13;
 
+/** Values written to the SMI command port to hand the SCI to the OS and back (QEMU PIIX4). */
+export const ACPI_ENABLE_VALUE = 0xf1;
+export const ACPI_DISABLE_VALUE = 0xf0;
+
 /** SLP_TYP value of S5 (soft off); the DSDT's `\_S5` package carries the same number (QEMU: 0). */
 export const ACPI_SLP_TYP_S5 = 0;
 
@@ -68,6 +72,12 @@ export interface AcpiPmOptions {
   events?: SystemEvents;
   /** Called for a sleep state other than S5 (no resume is modelled). */
   onSleep?: (slpTyp: number) => void;
+  /**
+   * Model an SMI command port (APM control, 0xb2 on PIIX4): SCI_EN then starts clear and the OS
+   * sets it by writing ACPI_ENABLE there (ACPI §4.8.2.1, §16.3.1). Without it (the default) the
+   * platform is ACPI-only: SCI_EN is set from reset and the FADT's SMI_CMD is 0.
+   */
+  smiCommand?: boolean;
 }
 
 /** Plain, versioned snapshot of an `AcpiPm`. */
@@ -80,6 +90,8 @@ export interface AcpiPmState {
   /** 2^23-tick period of the last TMR_STS clear (decimal string). */
   tmrEpoch: string;
   sci: boolean;
+  /** Last value written to the SMI command port. */
+  smi: number;
 }
 
 const KIND = 'acpi-pm';
@@ -98,6 +110,16 @@ export class AcpiPm {
   private readonly sciOut: (level: boolean) => void;
   private readonly events: SystemEvents;
   private readonly onSleep: ((slpTyp: number) => void) | undefined;
+  private smiValue = 0;
+  /**
+   * The SMI command port as a one-port device (`io.register(0xb2, 1, pm.smiPort)`), present when
+   * `smiCommand` was set. Writes of ACPI_ENABLE / ACPI_DISABLE set / clear SCI_EN; reads return the
+   * last value written (as QEMU's APM port does).
+   */
+  readonly smiPort: {
+    read(o: number, size: number): number;
+    write(o: number, size: number, v: number): void;
+  };
 
   constructor(options: AcpiPmOptions) {
     this.clock = options.clock;
@@ -105,6 +127,17 @@ export class AcpiPm {
     this.sciOut = options.sci ?? (() => {});
     this.events = options.events ?? {};
     this.onSleep = options.onSleep;
+    if (options.smiCommand) this.cnt = 0;
+    this.smiPort = {
+      read: (o, size) => (o === 0 && size === 1 ? this.smiValue : sizeMask(size)),
+      write: (o, size, v) => {
+        if (o !== 0 || size !== 1) return;
+        this.smiValue = v & 0xff;
+        if (this.smiValue === ACPI_ENABLE_VALUE) this.cnt |= ACPI_SCI_EN;
+        else if (this.smiValue === ACPI_DISABLE_VALUE) this.cnt &= ~ACPI_SCI_EN;
+        this.updateSci();
+      },
+    };
     this.tmrEpoch = this.ticks(this.clock.now()) >> 23n;
   }
 
@@ -118,6 +151,7 @@ export class AcpiPm {
       cnt: this.cnt,
       tmrEpoch: this.tmrEpoch.toString(),
       sci: this.sciLevel,
+      smi: this.smiValue,
     };
   }
 
@@ -130,6 +164,7 @@ export class AcpiPm {
     pm.cnt = stateInt(s, KIND, 'cnt', 0, 0xffff) & ~ACPI_SLP_EN & ~ACPI_GBL_RLS;
     pm.tmrEpoch = stateBig(s, KIND, 'tmrEpoch', 64);
     stateBool(s, KIND, 'sci');
+    pm.smiValue = stateInt(s, KIND, 'smi', 0, 255);
     pm.updateSci();
     return pm;
   }
