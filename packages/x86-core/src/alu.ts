@@ -4,7 +4,7 @@
  */
 import type { Cpu } from './cpu';
 import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SUB, getCF } from './flags';
-import { getReg, rmwAddr, rmwRead, rmwWrite, setReg } from './operands';
+import { getReg, readAddr, rmwAddr, rmwRead, rmwWrite, setReg } from './operands';
 
 /** Group-1 operation numbers (ModRM.reg of 80..83, bits 5..3 of 00..3D). */
 export const ALU_ADD = 0;
@@ -106,11 +106,11 @@ export function aluForm(cpu: Cpu, kind: number, form: number, size: number): voi
   }
   const sz = signBit(size);
   if (form < 2) {
-    const lin = rmwAddr(cpu, size);
+    const lin = kind === ALU_CMP ? readAddr(cpu, size) : rmwAddr(cpu, size);
     const r = alu(cpu, kind, rmwRead(cpu, lin, size), getReg(cpu, cpu.reg, size), sz);
     if (kind !== ALU_CMP) rmwWrite(cpu, lin, size, r);
   } else if (form < 4) {
-    const lin = rmwAddr(cpu, size);
+    const lin = readAddr(cpu, size);
     const r = alu(cpu, kind, getReg(cpu, cpu.reg, size), rmwRead(cpu, lin, size), sz);
     if (kind !== ALU_CMP) setReg(cpu, cpu.reg, size, r);
   } else {
@@ -128,7 +128,7 @@ export function aluImm(cpu: Cpu, size: number): void {
     if (kind !== ALU_CMP) r[cpu.rm] = v;
     return;
   }
-  const lin = rmwAddr(cpu, size);
+  const lin = kind === ALU_CMP ? readAddr(cpu, size) : rmwAddr(cpu, size);
   const r = alu(cpu, kind, rmwRead(cpu, lin, size), cpu.imm, signBit(size));
   if (kind !== ALU_CMP) rmwWrite(cpu, lin, size, r);
 }
@@ -166,6 +166,6 @@ export function negE(cpu: Cpu, size: number): void {
 
 /** TEST r/m, imm. */
 export function testImm(cpu: Cpu, size: number): void {
-  const lin = rmwAddr(cpu, size);
+  const lin = readAddr(cpu, size);
   logicFlags(cpu, rmwRead(cpu, lin, size) & cpu.imm, signBit(size));
 }

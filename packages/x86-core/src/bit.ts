@@ -7,7 +7,7 @@ import { FLAG_CF, FLAG_ZF } from './constants';
 import type { Cpu } from './cpu';
 import { ea } from './decode';
 import { flushFlags } from './flags';
-import { getReg, rmwAddr, rmwRead, rmwWrite, setReg } from './operands';
+import { getReg, readAddr, rmwAddr, rmwRead, rmwWrite, setReg } from './operands';
 
 /** BT=0, BTS=1, BTR=2, BTC=3. `offset` is the bit offset (signed for the register form). */
 export function bitOp(cpu: Cpu, kind: number, offset: number, fromImm: boolean): void {
@@ -25,7 +25,7 @@ export function bitOp(cpu: Cpu, kind: number, offset: number, fromImm: boolean):
       off = off + (o >> (size === 2 ? 5 : 4)) * (bits >> 3);
       off = cpu.a32 ? off >>> 0 : off & 0xffff;
     }
-    lin = cpu.lin(cpu.seg, off, (bits >> 3) - 1);
+    lin = kind === 0 ? cpu.lin(cpu.seg, off, (bits >> 3) - 1) : cpu.linW(cpu.seg, off, (bits >> 3) - 1);
   } else bit = offset & (bits - 1);
   const v = rmwRead(cpu, lin, size);
   const cf = (v >>> bit) & 1;
@@ -39,7 +39,7 @@ export function bitOp(cpu: Cpu, kind: number, offset: number, fromImm: boolean):
 /** BSF/BSR Gv, Ev: ZF = source is zero (destination then unchanged). */
 export function bitScan(cpu: Cpu, reverse: boolean): void {
   const size = cpu.o32 ? 2 : 1;
-  const lin = rmwAddr(cpu, size);
+  const lin = readAddr(cpu, size);
   let v = rmwRead(cpu, lin, size);
   if (size === 1) v &= 0xffff;
   flushFlags(cpu);
@@ -69,7 +69,7 @@ export function cmpxchg(cpu: Cpu, size: number): void {
 
 /** CMPXCHG8B m64 (0F C7 /1): only ZF is affected. */
 export function cmpxchg8b(cpu: Cpu): void {
-  const lin = cpu.lin(cpu.seg, ea(cpu), 7);
+  const lin = cpu.linW(cpu.seg, ea(cpu), 7);
   const lo = cpu.lr32(lin);
   const hi = cpu.lr32((lin + 4) | 0);
   cpu.probeWrite(lin, 8);

@@ -51,7 +51,7 @@ export function retNear(cpu: Cpu, release: number): void {
 export function jumpFar(cpu: Cpu, sel: number, off: number): void {
   if (!isProtected(cpu)) {
     const ip = cpu.o32 ? off : off & 0xffff;
-    if (ip >>> 0 > cpu.segLimit[SREG_CS]!) cpu.raise(EXC_GP, 0);
+    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
     cpu.ip = ip;
     return;
@@ -72,7 +72,7 @@ export function callFar(cpu: Cpu, sel: number, off: number): void {
     cpu.push16(cpu.ip);
   }
   if (!isProtected(cpu)) {
-    if (ip >>> 0 > cpu.segLimit[SREG_CS]!) cpu.raise(EXC_GP, 0);
+    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
   } else loadCodeSegment(cpu, sel, ip, cpu.cplValue);
   cpu.ip = ip;
@@ -84,7 +84,7 @@ export function retFar(cpu: Cpu, release: number): void {
   const ip = cpu.o32 ? cpu.peek32(0) : cpu.peek16(0);
   const sel = (cpu.o32 ? cpu.peek32(n) : cpu.peek16(n)) & 0xffff;
   if (!isProtected(cpu)) {
-    if (ip >>> 0 > cpu.segLimit[SREG_CS]!) cpu.raise(EXC_GP, 0);
+    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
   } else {
     // Return to an outer privilege level (RPL > CPL) pops SS:ESP too: part 2.
@@ -139,7 +139,7 @@ export function iret(cpu: Cpu): void {
   const fl = o32 ? cpu.peek32(2 * n) : cpu.peek16(2 * n);
   if (!isProtected(cpu)) {
     if ((cpu.flags & FLAG_VM) !== 0) cpu.raise(EXC_GP, 0); // v86 IRET: part 2
-    if (ip >>> 0 > cpu.segLimit[SREG_CS]!) cpu.raise(EXC_GP, 0);
+    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
     cpu.addSp(3 * n);
     cpu.ip = ip;
@@ -184,7 +184,7 @@ export function enter(cpu: Cpu, alloc: number, level: number): void {
   }
   sp = sp - alloc;
   // The final stack pointer must be inside the stack segment (SDM: #SS if ESP−size is beyond the limit).
-  cpu.lin(SREG_SS, wrap(sp), 0);
+  cpu.linW(SREG_SS, wrap(sp), 0);
   if (o32) r[5] = frameTemp;
   else cpu.r16[10] = frameTemp;
   if (s32) r[4] = sp;

@@ -20,6 +20,7 @@ import { requireOption } from './errors';
 import { getEflags } from './flags';
 import { runLoop } from './run';
 import { EXIT_REASONS, GUEST_FAULT, STOP_NONE, STOP_STOP } from './signals';
+import { type CpuSnapshot, restoreCpu, saveCpu } from './snapshot';
 
 /** Options of `new Cpu()`. Missing buses behave as "nothing there". */
 export interface CpuOptions {
@@ -69,8 +70,12 @@ export class Cpu implements CpuState {
   /** Segment caches, indexed by SREG_* (ES, CS, SS, DS, FS, GS, LDTR, TR). */
   readonly segSel = new Uint16Array(8);
   readonly segBase = new Int32Array(8);
-  /** Highest valid offset (−1: unusable, e.g. a null selector). */
+  /** Highest offset valid for reads (−1: unusable — null selector or execute-only code). */
   readonly segLimit = new Float64Array(8);
+  /** Highest offset valid for writes (−1: not writable in protected mode, SDM §5.5). */
+  readonly segWLimit = new Float64Array(8);
+  /** The descriptor's byte-granular limit as loaded. */
+  readonly segRawLimit = new Float64Array(8);
   /** Lowest valid offset (non-zero only for expand-down data segments). */
   readonly segLow = new Float64Array(8);
   readonly segAttr = new Uint16Array(8);
@@ -345,7 +350,7 @@ export class Cpu implements CpuState {
     return {
       selector: this.segSel[sreg]!,
       base: this.segBase[sreg]! >>> 0,
-      limit: Math.max(0, this.segLimit[sreg]!),
+      limit: this.segRawLimit[sreg]!,
       attributes: this.segAttr[sreg]!,
     };
   }
@@ -384,14 +389,8 @@ export class Cpu implements CpuState {
     this.segSel[sreg] = selector;
     this.segBase[sreg] = base;
     this.segAttr[sreg] = attr;
-    if ((attr & 0x1c) === 0x14) {
-      // Expand-down data segment: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF (SDM §3.4.5.1).
-      this.segLow[sreg] = limit + 1;
-      this.segLimit[sreg] = attr & 0x4000 ? 0xffffffff : 0xffff;
-    } else {
-      this.segLow[sreg] = 0;
-      this.segLimit[sreg] = limit;
-    }
+    this.segRawLimit[sreg] = limit;
+    this.refreshSegmentRights(sreg);
     if (sreg === SREG_CS) {
       this.code32 = (attr & 0x4000) !== 0;
       this.csBase = base;
@@ -402,6 +401,39 @@ export class Cpu implements CpuState {
     }
   }
 
+  /**
+   * Derives the read/write offset ranges of a segment from its cached limit and type (SDM
+   * §5.3–5.5): expand-down data segments are valid above the limit; in protected mode, code is
+   * never writable and execute-only code not readable, read-only data not writable. Real and
+   * virtual-8086 mode do not check the type.
+   */
+  refreshSegmentRights(sreg: number): void {
+    const attr = this.segAttr[sreg]!;
+    const limit = this.segRawLimit[sreg]!;
+    let lo = 0;
+    let hi = limit;
+    if ((attr & 0x1c) === 0x14) {
+      lo = limit + 1;
+      hi = attr & 0x4000 ? 0xffffffff : 0xffff;
+    }
+    this.segLow[sreg] = lo;
+    const checked = (this.cr[0]! & CR0_PE) !== 0 && (this.flags & 0x20000) === 0;
+    if (!checked) {
+      this.segLimit[sreg] = hi;
+      this.segWLimit[sreg] = hi;
+      return;
+    }
+    const code = (attr & 0x18) === 0x18;
+    const data = (attr & 0x18) === 0x10;
+    this.segLimit[sreg] = data || (code && attr & 2) ? hi : -1;
+    this.segWLimit[sreg] = data && attr & 2 ? hi : -1;
+  }
+
+  /** Re-derives every segment's rights (after CR0.PE or EFLAGS.VM changes). */
+  refreshAllSegmentRights(): void {
+    for (let s = 0; s < 6; s++) if (this.segAttr[s] !== 0) this.refreshSegmentRights(s);
+  }
+
   /** Marks a data segment register unusable (null selector in protected mode). */
   setSegmentNull(sreg: number, selector: number): void {
     this.segSel[sreg] = selector;
@@ -409,6 +441,8 @@ export class Cpu implements CpuState {
     this.segAttr[sreg] = 0;
     this.segLow[sreg] = 0;
     this.segLimit[sreg] = -1;
+    this.segWLimit[sreg] = -1;
+    this.segRawLimit[sreg] = 0;
   }
 
   /** Changes CPL and the TLB access kinds that depend on it; tells the MMU. */
@@ -549,6 +583,11 @@ export class Cpu implements CpuState {
     if (off > this.segLimit[seg]! - n || off < this.segLow[seg]!) this.segFault(seg);
     return (this.segBase[seg]! + off) | 0;
   }
+  /** Like lin() for a write access. */
+  linW(seg: number, off: number, n: number): number {
+    if (off > this.segWLimit[seg]! - n || off < this.segLow[seg]!) this.segFault(seg);
+    return (this.segBase[seg]! + off) | 0;
+  }
   rd8(seg: number, off: number): number {
     return this.lr8(this.lin(seg, off, 0));
   }
@@ -559,13 +598,13 @@ export class Cpu implements CpuState {
     return this.lr32(this.lin(seg, off, 3));
   }
   wr8(seg: number, off: number, v: number): void {
-    this.lw8(this.lin(seg, off, 0), v);
+    this.lw8(this.linW(seg, off, 0), v);
   }
   wr16(seg: number, off: number, v: number): void {
-    this.lw16(this.lin(seg, off, 1), v);
+    this.lw16(this.linW(seg, off, 1), v);
   }
   wr32(seg: number, off: number, v: number): void {
-    this.lw32(this.lin(seg, off, 3), v);
+    this.lw32(this.linW(seg, off, 3), v);
   }
 
   // ---- instruction fetch ------------------------------------------------------------------
@@ -718,6 +757,16 @@ export class Cpu implements CpuState {
     const code = runLoop(this, Math.floor(maxInstructions));
     this.syncClock();
     return { reason: EXIT_REASONS[code] as ExitReason, instructions: this.icount - before };
+  }
+
+  /** A copy of the architectural state (typed arrays and scalars; see snapshot.ts). */
+  saveState(): CpuSnapshot {
+    return saveCpu(this);
+  }
+
+  /** Restores a snapshot taken by saveState() (validated; throws X86CoreError if malformed). */
+  restoreState(snapshot: CpuSnapshot): void {
+    restoreCpu(this, snapshot);
   }
 
   /** Adds a host breakpoint: run() exits with 'breakpoint' before executing at linear `lin`. */

@@ -72,4 +72,6 @@ export type { X86CoreErrorCode } from './errors';
 export { X86CoreError } from './errors';
 export { FlatMemory } from './flat-memory';
 export { opcodeMnemonic, opcodeSpec } from './opcodes';
+export type { CpuSnapshot } from './snapshot';
+export { CPU_SNAPSHOT_VERSION } from './snapshot';
 export { VERSION } from './version';

@@ -57,7 +57,7 @@ export function deliver(cpu: Cpu, vector: number, errorCode: number, source: num
   const sp = cpu.regs[4]!;
   const cs = cpu.segSel[SREG_CS]!;
   const csBase = cpu.segBase[SREG_CS]!;
-  const csLimit = cpu.segLimit[SREG_CS]!;
+  const csLimit = cpu.segRawLimit[SREG_CS]!;
   const csAttr = cpu.segAttr[SREG_CS]!;
   const cpl = cpu.cplValue;
   for (;;) {
@@ -146,7 +146,7 @@ function deliverOnce(cpu: Cpu, v: number, err: number, src: number): void {
   const frame = (gate32 ? 4 : 2) * (err >= 0 ? 4 : 3);
   const sp = cpu.regs[4]!;
   const top = cpu.stack32 ? (sp - frame) >>> 0 : (sp - frame) & 0xffff;
-  cpu.lin(SREG_SS, top, frame - 1);
+  cpu.linW(SREG_SS, top, frame - 1);
   loadCodeSegment(cpu, sel, offset, cpu.cplValue);
   if (gate32) {
     cpu.push32(flags);

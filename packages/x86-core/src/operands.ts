@@ -67,6 +67,10 @@ export function writeGv(cpu: Cpu, v: number): void {
  * address (or −1 for a register operand); `rmwRead`/`rmwWrite` then use it. Sizes: 0, 1, 2.
  */
 export function rmwAddr(cpu: Cpu, size: number): number {
+  return cpu.isMem ? cpu.linW(cpu.seg, ea(cpu), (1 << size) - 1) : 0;
+}
+/** Like rmwAddr for an operand that is only read (CMP, TEST, BT, BSF…). */
+export function readAddr(cpu: Cpu, size: number): number {
   return cpu.isMem ? cpu.lin(cpu.seg, ea(cpu), (1 << size) - 1) : 0;
 }
 export function rmwRead(cpu: Cpu, lin: number, size: number): number {

@@ -53,7 +53,7 @@ export function readDescriptor(cpu: Cpu, sel: number): number {
   let limit: number;
   if (sel & 4) {
     base = cpu.segBase[SREG_LDTR]!;
-    limit = cpu.segLimit[SREG_LDTR]!;
+    limit = cpu.segAttr[SREG_LDTR] === 0 ? -1 : cpu.segRawLimit[SREG_LDTR]!;
   } else {
     base = cpu.dtr[0]!;
     limit = cpu.dtr[1]!;
@@ -95,7 +95,7 @@ export function loadSegment(cpu: Cpu, sreg: number, sel: number): void {
       sreg,
       sel,
       sel << 4,
-      vm ? 0xffff : cpu.segLimit[sreg]! < 0 ? 0xffff : cpu.segLimit[sreg]!,
+      vm || cpu.segAttr[sreg] === 0 ? 0xffff : cpu.segRawLimit[sreg]!,
       vm ? 0xf3 : cpu.segAttr[sreg]! || 0x93,
     );
     return;
@@ -161,7 +161,7 @@ export function loadCsReal(cpu: Cpu, sel: number): void {
     SREG_CS,
     sel & 0xffff,
     (sel & 0xffff) << 4,
-    vm ? 0xffff : cpu.segLimit[SREG_CS]!,
+    vm ? 0xffff : cpu.segRawLimit[SREG_CS]!,
     vm ? 0xfb : cpu.segAttr[SREG_CS]!,
   );
 }

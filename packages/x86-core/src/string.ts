@@ -77,8 +77,8 @@ export function stringOp(cpu: Cpu, op: number): void {
         break;
       case 0x6c: {
         // INS: the destination is checked before the port is read (SDM "INS").
-        if (size === 0) cpu.lin(SREG_ES, di, 0);
-        else cpu.lin(SREG_ES, di, (1 << size) - 1);
+        if (size === 0) cpu.linW(SREG_ES, di, 0);
+        else cpu.linW(SREG_ES, di, (1 << size) - 1);
         write(cpu, SREG_ES, di, size, ioIn(cpu, cpu.r16[4]!, (1 << size) as 1 | 2 | 4));
         advDi = true;
         break;

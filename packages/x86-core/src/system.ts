@@ -163,6 +163,7 @@ export function movToCr(cpu: Cpu): void {
       if (v & CR0_NW && !(v & CR0_CD)) cpu.raise(EXC_GP, 0);
       const old = cpu.cr[0]!;
       cpu.cr[0] = (v & 0xe005003f) | CR0_ET;
+      if ((old ^ cpu.cr[0]!) & CR0_PE) cpu.refreshAllSegmentRights();
       if ((old ^ cpu.cr[0]!) & (CR0_PG | CR0_PE | 0x10000)) cpu.pushPagingState();
       return;
     }
@@ -261,7 +262,7 @@ export function group6(cpu: Cpu): void {
 /** Reads the descriptor of `sel` for LAR/LSL/VERR/VERW without faulting; false if unusable. */
 function probeDescriptor(cpu: Cpu, sel: number): boolean {
   if ((sel & 0xfffc) === 0) return false;
-  const limit = sel & 4 ? cpu.segLimit[SREG_LDTR]! : cpu.dtr[1]!;
+  const limit = sel & 4 ? (cpu.segAttr[SREG_LDTR] === 0 ? -1 : cpu.segRawLimit[SREG_LDTR]!) : cpu.dtr[1]!;
   if ((sel & ~7) + 7 > limit) return false;
   readDescriptor(cpu, sel);
   const attr = descAttr();
@@ -349,7 +350,10 @@ export function group7(cpu: Cpu): void {
       const v = readE16(cpu);
       const old = cpu.cr[0]!;
       cpu.cr[0] = (old & ~0xe) | (v & 0xe) | ((old | v) & CR0_PE);
-      if ((old ^ cpu.cr[0]!) & CR0_PE) cpu.pushPagingState();
+      if ((old ^ cpu.cr[0]!) & CR0_PE) {
+        cpu.refreshAllSegmentRights();
+        cpu.pushPagingState();
+      }
       return;
     }
     case 7: {

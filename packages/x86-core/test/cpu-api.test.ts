@@ -1,0 +1,197 @@
+/** The public API: reset state, options validation, CPUID/MSR/TSC models, exits, snapshots, segment protection. */
+import { describe, expect, it } from 'vitest';
+import {
+  CPUID_ECX_HYPERVISOR,
+  Cpu,
+  EXIT_CPUID,
+  EXIT_HYPERCALL,
+  EXIT_MSR,
+  FlatMemory,
+  MachineClock,
+  X86CoreError,
+} from '../src/index';
+import { CODE, le32, protectedMachine, read32, setHandler } from './helpers';
+
+describe('Cpu API', () => {
+  it('resets to the SDM power-on state', () => {
+    const cpu = new Cpu({ memory: new FlatMemory(1 << 20) });
+    expect(cpu.eip).toBe(0xfff0);
+    expect(cpu.getSegment(1)).toEqual({
+      selector: 0xf000,
+      base: 0xffff0000,
+      limit: 0xffff,
+      attributes: 0x9b,
+    });
+    expect(cpu.regs[2]).toBe(0x652);
+    expect(cpu.cr0).toBe(0x60000010);
+    expect(cpu.eflags).toBe(2);
+    expect(cpu.cpl).toBe(0);
+  });
+
+  it('rejects bad options with a typed error naming the field', () => {
+    expect(() => new Cpu({ memory: {} as never })).toThrow(/memory/);
+    expect(() => new Cpu({ memory: new FlatMemory(4096), exitCost: -1 })).toThrow(X86CoreError);
+    expect(() => new FlatMemory(1000)).toThrow(/FlatMemory.size/);
+    expect(() => new MachineClock(0)).toThrow(/clock.hz/);
+    const cpu = new Cpu({ memory: new FlatMemory(4096) });
+    expect(() => cpu.run(-1)).toThrow(/maxInstructions/);
+    expect(() => cpu.getSegment(9)).toThrow(/sreg/);
+    try {
+      cpu.restoreState({ version: 99 } as never);
+    } catch (e) {
+      expect(X86CoreError.isInstance(e) && e.code).toBe('INVALID_STATE');
+    }
+  });
+
+  it('CPUID: GenuineIntel P6, no FPU, hypervisor bit, host leaves; each CPUID is an exit', () => {
+    // cpuid (leaf 0); mov esi,ebx; mov eax,1; cpuid; mov eax,0x40000000; cpuid; hlt
+    const m = protectedMachine(
+      [
+        0x31,
+        0xc0,
+        0x0f,
+        0xa2,
+        0x89,
+        0xde,
+        0xb8,
+        ...le32(1),
+        0x0f,
+        0xa2,
+        0x89,
+        0xd7,
+        0x89,
+        0xcd,
+        0xb8,
+        ...le32(0x40000000),
+        0x0f,
+        0xa2,
+        0xf4,
+      ],
+      {
+        cpuid: { leaves: { 1073741824: [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d] } },
+      },
+    );
+    m.cpu.run(100);
+    expect(m.cpu.regs[6]).toBe(0x756e6547); // "Genu"
+    expect(m.cpu.regs[7]! & 1).toBe(0); // EDX.FPU = 0
+    expect(m.cpu.regs[7]! & (1 << 15)).not.toBe(0); // CMOV
+    expect(m.cpu.regs[5]! & CPUID_ECX_HYPERVISOR).not.toBe(0);
+    expect(m.cpu.regs[3]).toBe(0x4b4d564b);
+    expect(m.cpu.exitCounts[EXIT_CPUID]).toBe(3);
+  });
+
+  it('MSRs: TSC follows the virtual clock, APIC base is kept, unknown MSRs #GP(0), the rest go to the MsrBus', () => {
+    const written: [number, bigint][] = [];
+    const m = protectedMachine(
+      [
+        0xb9,
+        ...le32(0x10),
+        0x0f,
+        0x32, // rdmsr TSC
+        0xb9,
+        ...le32(0x1b),
+        0x0f,
+        0x32,
+        0x89,
+        0xc6, // rdmsr APIC_BASE → esi
+        0xb9,
+        ...le32(0x277),
+        0xb8,
+        ...le32(7),
+        0x31,
+        0xd2,
+        0x0f,
+        0x30, // wrmsr PAT via the bus
+        0xb9,
+        ...le32(0x9999),
+        0x0f,
+        0x32, // unknown ⇒ #GP
+      ],
+      {
+        msr: {
+          read: () => undefined,
+          write: (msr, v) => msr === 0x277 && written.push([msr, v]) > 0,
+        },
+        exitCost: 100,
+      },
+    );
+    setHandler(m, 13, [0xf4]);
+    m.cpu.run(100);
+    expect(m.cpu.regs[6]).toBe(0xfee00900 | 0);
+    expect(written).toEqual([[0x277, 7n]]);
+    expect(m.cpu.lastVector).toBe(13);
+    expect(read32(m.mem, 0x9000 - 16)).toBe(0);
+    expect(m.cpu.exitCounts[EXIT_MSR]).toBe(4);
+    // The clock advanced by one cycle per retired instruction plus 100 per exit (4 MSR + the HLT).
+    expect(m.cpu.clock.now()).toBe(m.cpu.instructions + 5 * 100);
+  });
+
+  it('VMCALL goes to the Hypervisor (or #UD without one)', () => {
+    let seen = -1;
+    const m = protectedMachine([0xb8, ...le32(5), 0x0f, 0x01, 0xc1, 0x0f, 0x01, 0xd9, 0xf4], {
+      hypervisor: {
+        hypercall: (c) => {
+          seen = c.regs[0]!;
+          c.regs[0] = c.regs[0]! + 1;
+        },
+      },
+    });
+    m.cpu.run(10);
+    expect(seen).toBe(6);
+    expect(m.cpu.regs[0]).toBe(7);
+    expect(m.cpu.exitCounts[EXIT_HYPERCALL]).toBe(2);
+    const n = protectedMachine([0x0f, 0x01, 0xc1]);
+    setHandler(n, 6, [0xf4]);
+    n.cpu.run(10);
+    expect(n.cpu.lastVector).toBe(6);
+  });
+
+  it('budget, stop() and host breakpoints', () => {
+    const m = protectedMachine([0x40, 0xeb, 0xfd]); // inc eax; jmp -3
+    expect(m.cpu.run(10)).toEqual({ reason: 'budget', instructions: 10 });
+    m.cpu.addBreakpoint(CODE);
+    const e = m.cpu.run(100);
+    expect(e.reason).toBe('breakpoint');
+    expect(m.cpu.eip).toBe(CODE);
+    m.cpu.removeBreakpoint(CODE);
+    expect(m.cpu.run(4).instructions).toBe(4);
+  });
+
+  it('a snapshot is a copy that restores exactly', () => {
+    const m = protectedMachine([0x40, 0x43, 0xeb, 0xfc]); // inc eax; inc ebx; jmp -4
+    m.cpu.run(7);
+    const snap = m.cpu.saveState();
+    m.cpu.run(9);
+    const after = [...m.cpu.regs, m.cpu.eip, m.cpu.eflags];
+    m.cpu.restoreState(snap);
+    m.cpu.run(9);
+    expect([...m.cpu.regs, m.cpu.eip, m.cpu.eflags]).toEqual(after);
+  });
+});
+
+describe('segment protection (protected mode)', () => {
+  it('writing through a code segment or a read-only data segment raises #GP(0)', () => {
+    const m = protectedMachine([0x2e, 0xa3, ...le32(0x100)]); // mov cs:[0x100], eax
+    setHandler(m, 13, [0xf4]);
+    m.cpu.run(10);
+    expect(m.cpu.lastVector).toBe(13);
+    expect(read32(m.mem, 0x9000 - 12)).toBe(CODE);
+    const r = protectedMachine([0xa1, ...le32(0x100), 0xa3, ...le32(0x100)]); // read ok, write faults
+    r.cpu.loadSegmentCache(3, { selector: 0x10, base: 0, limit: 0xffffffff, attributes: 0xc091 }); // read-only data
+    setHandler(r, 13, [0xf4]);
+    r.cpu.run(10);
+    expect(r.cpu.lastVector).toBe(13);
+    expect(read32(r.mem, 0x9000 - 12)).toBe(CODE + 5);
+  });
+
+  it('expand-down segments are valid above the limit only', () => {
+    const m = protectedMachine([0x8b, 0x03, 0x8b, 0x01]); // mov eax,[ebx]; mov eax,[ecx]
+    m.cpu.loadSegmentCache(3, { selector: 0x10, base: 0, limit: 0xfff, attributes: 0xc097 });
+    m.cpu.regs[3] = 0x2000;
+    m.cpu.regs[1] = 0x800;
+    setHandler(m, 13, [0xf4]);
+    m.cpu.run(10);
+    expect(m.cpu.lastVector).toBe(13);
+    expect(read32(m.mem, 0x9000 - 12)).toBe(CODE + 2);
+  });
+});
