@@ -391,16 +391,32 @@ export class Rtc implements ByteDevice {
 
   /** Does some second in (from, to] match the alarm registers (in the current data format)? */
   private alarmMatches(from: number, to: number): boolean {
-    const first = Math.max(from + 1, to - 86399); // a day covers every time of day
-    for (let s = to; s >= first; s--) {
-      const t = civilFromSeconds(s);
+    if (to - from >= 86400) {
+      // Every time of day passed: the alarm matched iff each field can match some value.
+      return (
+        this.alarmCanMatch(RTC_SECONDS_ALARM, 60, false) &&
+        this.alarmCanMatch(RTC_MINUTES_ALARM, 60, false) &&
+        this.alarmCanMatch(RTC_HOURS_ALARM, 24, true)
+      );
+    }
+    for (let s = to; s > from; s--) {
+      const sod = ((s % 86400) + 86400) % 86400;
+      const hour = Math.floor(sod / 3600);
+      const minute = Math.floor((sod - hour * 3600) / 60);
       if (
-        this.alarmField(RTC_SECONDS_ALARM, this.encode(t.second)) &&
-        this.alarmField(RTC_MINUTES_ALARM, this.encode(t.minute)) &&
-        this.alarmField(RTC_HOURS_ALARM, this.encodeHour(t.hour))
+        this.alarmField(RTC_SECONDS_ALARM, this.encode(sod % 60)) &&
+        this.alarmField(RTC_MINUTES_ALARM, this.encode(minute)) &&
+        this.alarmField(RTC_HOURS_ALARM, this.encodeHour(hour))
       ) {
         return true;
       }
+    }
+    return false;
+  }
+
+  private alarmCanMatch(reg: number, count: number, hours: boolean): boolean {
+    for (let v = 0; v < count; v++) {
+      if (this.alarmField(reg, hours ? this.encodeHour(v) : this.encode(v))) return true;
     }
     return false;
   }
