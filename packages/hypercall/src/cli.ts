@@ -145,13 +145,20 @@ export function main(argv: readonly string[], io: CliIo, manifest: Manifest = MA
   if (cmd === 'record') {
     const file = join(abiDir, `${manifest.version}.json`);
     const text = snapshotJson(describeAbi(manifest));
-    // Compare as data: a formatter may have re-indented the file.
-    if (
-      existsSync(file) &&
-      JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) !== JSON.stringify(JSON.parse(text))
-    ) {
-      io.err(`pv-abi record: ${file} exists and differs; a released ABI is never re-recorded\n`);
-      return 1;
+    if (existsSync(file)) {
+      // Compare as data: a formatter may have re-indented the file.
+      let same = false;
+      try {
+        same = JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) === JSON.stringify(JSON.parse(text));
+      } catch {
+        same = false;
+      }
+      if (!same) {
+        io.err(`pv-abi record: ${file} exists and differs; a released ABI is never re-recorded\n`);
+        return 1;
+      }
+      io.out(`pv-abi record: ${relative(io.cwd, file) || file} is already recorded\n`);
+      return 0;
     }
     mkdirSync(abiDir, { recursive: true });
     writeFileSync(file, text);

@@ -95,9 +95,34 @@ export function describeAbi(m: Manifest): AbiSnapshot {
   };
 }
 
-/** Canonical JSON text of a snapshot (2-space indent, trailing newline). */
+/**
+ * Canonical JSON text of a snapshot: 2-space indent, objects expanded, arrays of scalars on one line
+ * when they fit in 110 columns — the layout biome's JSON formatter keeps unchanged.
+ */
 export function snapshotJson(s: AbiSnapshot): string {
-  return `${JSON.stringify(s, null, 2)}\n`;
+  const fmt = (v: unknown, indent: string, lead: number): string => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) return '[]';
+      if (v.every((x) => typeof x !== 'object' || x === null)) {
+        const one = `[${v.map((x) => JSON.stringify(x)).join(', ')}]`;
+        if (lead + one.length <= 110) return one;
+      }
+      const inner = `${indent}  `;
+      return `[\n${v.map((x) => inner + fmt(x, inner, inner.length)).join(',\n')}\n${indent}]`;
+    }
+    if (typeof v === 'object' && v !== null) {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      if (entries.length === 0) return '{}';
+      const inner = `${indent}  `;
+      const body = entries.map(([k, x]) => {
+        const key = `${inner}${JSON.stringify(k)}: `;
+        return key + fmt(x, inner, key.length + 1);
+      });
+      return `{\n${body.join(',\n')}\n${indent}}`;
+    }
+    return JSON.stringify(v);
+  };
+  return `${fmt(s, '', 0)}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

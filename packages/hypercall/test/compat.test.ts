@@ -10,6 +10,7 @@ import {
   describeAbi,
   MANIFEST,
   type Manifest,
+  parseSnapshot,
   snapshotJson,
 } from '../src/index';
 
@@ -50,6 +51,11 @@ describe('the recorded ABI', () => {
     const r = check(MANIFEST);
     expect(r.report).toContain('no change');
     expect(r.ok).toBe(true);
+  });
+
+  it('snapshot files are in canonical form (what `pv-abi record` writes, and biome keeps)', () => {
+    const text = readFileSync(join(pkg, 'abi/0.1.0.json'), 'utf8');
+    expect(snapshotJson(parseSnapshot(JSON.parse(text), 'abi/0.1.0.json'))).toBe(text);
   });
 });
 
