@@ -159,6 +159,10 @@ export function notE(cpu: Cpu, size: number): void {
   rmwWrite(cpu, lin, size, ~rmwRead(cpu, lin, size));
 }
 export function negE(cpu: Cpu, size: number): void {
+  if (!cpu.isMem && size === 2) {
+    cpu.regs[cpu.rm] = alu(cpu, ALU_SUB, 0, cpu.regs[cpu.rm]!, 31);
+    return;
+  }
   const lin = rmwAddr(cpu, size);
   const a = rmwRead(cpu, lin, size);
   rmwWrite(cpu, lin, size, alu(cpu, ALU_SUB, 0, a, signBit(size)));

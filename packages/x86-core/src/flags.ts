@@ -132,6 +132,36 @@ export function szp(result: number, sz: number): number {
 
 /** Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc; SDM Vol. 1 Appendix B). */
 export function cond(cpu: Cpu, cc: number): boolean {
+  // Fast path: the flags of a CMP/SUB/logic result, the common producers before a Jcc.
+  const op = cpu.ccOp;
+  if (op === CC_SUB && cpu.ccC === 0 && cpu.ccSz === 31) {
+    const a = cpu.ccA;
+    const b = cpu.ccB;
+    switch (cc) {
+      case 2:
+        return a >>> 0 < b >>> 0;
+      case 3:
+        return a >>> 0 >= b >>> 0;
+      case 4:
+        return a === b;
+      case 5:
+        return a !== b;
+      case 6:
+        return a >>> 0 <= b >>> 0;
+      case 7:
+        return a >>> 0 > b >>> 0;
+      case 12:
+        return a < b;
+      case 13:
+        return a >= b;
+      case 14:
+        return a <= b;
+      case 15:
+        return a > b;
+    }
+  } else if (op !== CC_NONE && (cc === 4 || cc === 5)) {
+    return (mask(cpu.ccSz, cpu.ccR) === 0) === (cc === 4);
+  }
   let r: boolean;
   switch (cc >> 1) {
     case 0:

@@ -21,6 +21,10 @@ export const SH_SAR = 7;
 /** Applies group-2 operation `kind` with `count` to r/m of `size`. */
 export function shiftE(cpu: Cpu, kind: number, size: number, count: number): void {
   count &= 0x1f;
+  if (!cpu.isMem && size === 2) {
+    if (count !== 0) cpu.regs[cpu.rm] = shift(cpu, kind, cpu.regs[cpu.rm]!, 2, count);
+    return;
+  }
   const lin = rmwAddr(cpu, size);
   const a = rmwRead(cpu, lin, size);
   if (count === 0) return;
