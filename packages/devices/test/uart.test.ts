@@ -79,6 +79,28 @@ describe('Uart16550 interrupts', () => {
     expect(irqs.at(-1)).toBe(false);
   });
 
+  it("passes Linux 8250 startup's TX-enable and THRE re-assert probes (no UART_BUG_TXEN/THRE)", () => {
+    const { uart } = rig();
+    // autoconfig: FCR 0xE7 would set IIR bit 5 on a 16750; a 16550A reports 0xC0 only.
+    uart.write(UART_FCR, 0xe7);
+    expect(uart.read(UART_IIR) & 0xe0).toBe(0xc0);
+    uart.write(UART_FCR, 0x00);
+    // UART_BUG_TXEN test
+    uart.write(UART_IER, 0x02);
+    const lsr = uart.read(UART_LSR);
+    let iir = uart.read(UART_IIR);
+    uart.write(UART_IER, 0);
+    expect(lsr & 0x40 && iir & 0x01).toBe(0);
+    // UART_BUG_THRE test
+    uart.write(UART_IER, 0x02);
+    const iir1 = uart.read(UART_IIR);
+    uart.write(UART_IER, 0);
+    uart.write(UART_IER, 0x02);
+    iir = uart.read(UART_IIR);
+    uart.write(UART_IER, 0);
+    expect(!(iir1 & 0x01) && iir & 0x01).toBe(false);
+  });
+
   it('signals data by FIFO trigger level and character timeout', () => {
     const { uart, irqs } = rig();
     uart.write(UART_FCR, 0xc7); // enable, clear both, trigger 14
