@@ -128,12 +128,29 @@ interface Record {
   undefinedBits: Uint32Array;
 }
 
+/** Hex digit values by character code (−1: not a hex digit). */
+const HEX = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  HEX['0123456789abcdef'.charCodeAt(i)] = i;
+  HEX['0123456789ABCDEF'.charCodeAt(i)] = i;
+}
+function hexDigits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = HEX[s.charCodeAt(i)] ?? -1;
+    if (d < 0) throw new Error(`difftest: bad hex "${s}"`);
+    v = (v << 4) | d;
+  }
+  return v >>> 0;
+}
 function hexBytes(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'hex'));
+  const out = new Uint8Array(s.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = hexDigits(s, 2 * i, 2);
+  return out;
 }
 function hexRegs(s: string): Uint32Array {
   const out = new Uint32Array(8);
-  for (let i = 0; i < 8; i++) out[i] = Number.parseInt(s.slice(8 * i, 8 * i + 8), 16);
+  for (let i = 0; i < 8; i++) out[i] = hexDigits(s, 8 * i, 8);
   return out;
 }
 

@@ -42,6 +42,7 @@
 /* The window straddles a page boundary, so misaligned operands also cross pages. */
 #define WINDOW 0x00100fe0UL
 #define WINSZ 64
+#define GUARD 256 /* bytes on either side of the window checked for stray writes */
 #define CTX_ADDR 0x00110000UL
 #define CODE_ADDR 0x00200000UL
 #define STACK_TOP 0x00380000U
@@ -824,7 +825,8 @@ static void run_case(Case *c) {
 
   memcpy(ctx->in, c->r, sizeof c->r);
   ctx->flin = c->fl | 0x202;
-  memset((void *)DATA_PAGE, 0xcc, 0x2000);
+  memset((void *)(WINDOW - GUARD), 0xcc, GUARD);
+  memset((void *)(WINDOW + WINSZ), 0xcc, GUARD);
   if (c->usemem) memcpy(win, c->mem, WINSZ);
   else {
     memset(c->mem, 0, WINSZ);
@@ -851,10 +853,10 @@ static void run_case(Case *c) {
     c->err = gsig == SIGSEGV ? (int)fault_err : -1;
   }
   memcpy(c->memo, win, WINSZ);
-  for (unsigned long i = 0; i < 0x2000; i++) {
-    if (i >= WINDOW - DATA_PAGE && i < WINDOW - DATA_PAGE + WINSZ) continue;
-    if (((uint8_t *)DATA_PAGE)[i] != 0xcc) {
-      fprintf(stderr, "difftest: write outside the window at +%#lx (case bytes", i);
+  for (long i = -GUARD; i < WINSZ + GUARD; i++) {
+    if (i >= 0 && i < WINSZ) continue;
+    if (win[i] != 0xcc) {
+      fprintf(stderr, "difftest: write outside the window at %+ld (case bytes", i);
       for (int j = 0; j < c->len; j++) fprintf(stderr, " %02x", c->code[j]);
       fprintf(stderr, ")\n");
       exit(2);
