@@ -49,7 +49,7 @@ export {
   RESET_CONTROL_PORT,
 } from './firmware/platform';
 export type { FirmwareLayout } from './firmware/tables';
-export { writeFirmwareTables } from './firmware/tables';
+export { platformE820, writeFirmwareTables } from './firmware/tables';
 export type { IoApicCounters, IoApicMessage, IoApicOptions, IoApicState } from './ioapic/ioapic';
 export { IoApic } from './ioapic/ioapic';
 export {

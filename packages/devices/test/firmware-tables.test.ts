@@ -10,7 +10,7 @@ import {
   multibootMemInfo,
   validateE820,
 } from '../src/firmware/e820';
-import { writeFirmwareTables } from '../src/firmware/tables';
+import { platformE820, writeFirmwareTables } from '../src/firmware/tables';
 import { IoApic } from '../src/ioapic/ioapic';
 import { PciHost } from '../src/pci/host';
 import { AcpiPm } from '../src/system/acpi-pm';
@@ -408,6 +408,22 @@ describe('e820', () => {
     expect(small.find((e) => e.addr === 0xfec00000)!.type).toBe(E820_RESERVED);
     const big = check(6 * 2 ** 30);
     expect(big.at(-1)).toEqual({ addr: 2 ** 32, size: 6 * 2 ** 30 - 0xc0000000, type: E820_RAM });
+  });
+
+  it('the layout carries a map that reserves the IO-APIC, HPET and local APIC pages', () => {
+    const { layout } = build({ ramSize: 512 << 20 });
+    validateE820(layout.e820);
+    const reserved = layout.e820.filter((e) => e.type === E820_RESERVED).map((e) => e.addr);
+    expect(reserved).toEqual([0x9fc00, 0xe0000, 0xfec00000, 0xfed00000, 0xfee00000]);
+    expect(layout.e820).toEqual(platformE820({ ramSize: 512 << 20 }));
+    // Tables and pointers lie in a reserved range, never in usable RAM.
+    const inReserved = (a: number) =>
+      layout.e820.some((e) => e.type === E820_RESERVED && a >= e.addr && a < e.addr + e.size);
+    expect(
+      [layout.rsdp, layout.fadt, layout.madt, layout.mpFloating, layout.mpConfig, layout.end - 1].every(
+        inReserved,
+      ),
+    ).toBe(true);
   });
 
   it('encodes a multiboot mmap and mem_lower/mem_upper', () => {

@@ -26,6 +26,7 @@ import { hpetBlockId } from '../system/hpet';
 import { RCR_RST_CPU, RCR_SYS_RST } from '../system/reset-control';
 import { amlDevice, amlNameEisaId, amlNameInteger, amlNamePackage, amlRootScope } from './aml';
 import { type PlatformConfig, type ResolvedPlatform, resolvePlatform } from './config';
+import { buildE820Map, type E820Entry } from './e820';
 import { checksum8, type GuestMemoryTarget, physWriter } from './guest-memory';
 import { ACPI_SMI_CMD_PORT, BIOS_AREA_END, RESET_CONTROL_PORT } from './platform';
 
@@ -142,6 +143,17 @@ export interface FirmwareLayout {
   end: number;
   /** The resolved config the tables describe (configure the devices from the same object). */
   platform: ResolvedPlatform;
+  /** The memory map that goes with the tables (see `platformE820`). */
+  e820: E820Entry[];
+}
+
+/** MMIO pages the e820 map reports as reserved: IO-APIC, HPET (its 4 KiB page), local APIC. */
+export function platformE820(config: PlatformConfig | ResolvedPlatform): E820Entry[] {
+  const p = 'apicIds' in config && 'lapicAddress' in config ? config : resolvePlatform(config);
+  const reserved = [{ addr: p.ioApic.address, size: 0x1000 }];
+  if (p.hpet) reserved.push({ addr: p.hpet.address - (p.hpet.address % 0x1000), size: 0x1000 });
+  reserved.push({ addr: p.lapicAddress, size: 0x1000 });
+  return buildE820Map({ ramSize: p.ramSize, reserved });
 }
 
 /** Little builder over one byte array with absolute guest addresses. */
@@ -492,5 +504,6 @@ export function writeFirmwareTables(config: PlatformConfig, memory: GuestMemoryT
     mpConfig,
     end: b.base + b.used,
     platform: p,
+    e820: platformE820(p),
   };
 }
