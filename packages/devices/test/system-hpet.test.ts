@@ -133,6 +133,34 @@ describe('HPET', () => {
     expect(hpet.nextDeadline()).toBe(9_000_000); // 8.5 ms → next grid point 9 ms
   });
 
+  it('Linux clockevent one-shot programming (32-bit mode, counter above 2^32) fires at cnt + delta', () => {
+    const { clock, w, r, hpet, irqs } = rig(100_000_000); // one cycle per tick
+    w(HPET_COUNTER, 0xfffff000);
+    w(HPET_COUNTER + 4, 0x1); // counter = 0x1_ffff_f000
+    w(HPET_CFG, HPET_CFG_ENABLE | HPET_CFG_LEGACY);
+    // hpet_clkevt_set_state_oneshot: clear PERIODIC, set ENABLE | 32BIT.
+    w(TN_CFG(0), (r(TN_CFG(0)) & ~HPET_TN_PERIODIC) | HPET_TN_ENABLE | HPET_TN_32BIT);
+    // hpet_clkevt_set_next_event(delta = 0x2000): cnt = readl(COUNTER) + delta; writel(cnt, T0_CMP).
+    clock.t = 0x100;
+    const cnt = (r(HPET_COUNTER) + 0x2000) >>> 0; // wraps the low 32 bits
+    w(TN_CMP(0), cnt);
+    const res = (cnt - r(HPET_COUNTER)) | 0;
+    expect(res).toBe(0x2000);
+    // The 32-bit one-shot also fires at the low-32-bit wrap (QEMU), then at the match.
+    expect(hpet.nextDeadline()).toBe(0x100 + 0xeff);
+    clock.t = hpet.nextDeadline();
+    hpet.update();
+    expect(hpet.nextDeadline()).toBe(0x100 + 0x2000);
+    clock.t = 0x100 + 0x1fff;
+    hpet.update();
+    expect(irqs.filter(([, v]) => v).length).toBe(1);
+    clock.t = 0x100 + 0x2000;
+    hpet.update();
+    expect(irqs.filter(([, v]) => v).length).toBe(2);
+    expect(irqs.every(([l]) => l === 0)).toBe(true); // legacy route: IRQ0
+    expect(hpet.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('level-triggered timer sets its status bit and holds the line until write-1-to-clear', () => {
     const { clock, w, r, hpet, irqs } = rig();
     w(HPET_CFG, HPET_CFG_ENABLE);
