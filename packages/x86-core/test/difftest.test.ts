@@ -23,7 +23,8 @@
  *
  * Two record sources, each one `it` per form:
  * - a fresh run: gcc builds the generator into a temp dir and runs it with a new seed (printed;
- *   reproduce with DIFFTEST_SEED=<seed>; DIFFTEST_CASES sets cases per form, default 2000).
+ *   reproduce with DIFFTEST_SEED=<seed>; DIFFTEST_CASES sets cases per form, default 2000;
+ *   DIFFTEST_FORM=<name substring> limits the fresh run to matching forms).
  *   Skipped with a visible message when gcc is missing or the host is not x86-64.
  * - the committed corpus test/corpus/difftest.txt.gz (fixed seed, 300 cases per form), so machines
  *   without gcc still test. Regenerate it with `npm run difftest:corpus -w @pv/x86-core`.
@@ -212,7 +213,9 @@ const CORPUS = join(here, 'corpus', 'difftest.txt.gz');
 type Fresh = { forms: Form[]; seed: string; cases: number } | { skip: string };
 
 function freshRecords(): Fresh {
-  if (process.arch !== 'x64') return { skip: `host is ${process.arch}, the generator needs x86-64` };
+  if (process.arch !== 'x64' || process.platform !== 'linux') {
+    return { skip: `host is ${process.platform}/${process.arch}, the generator needs x86-64 Linux` };
+  }
   if (spawnSync('gcc', ['--version']).status !== 0) return { skip: 'gcc not found' };
   const seed = process.env['DIFFTEST_SEED'] ?? String(Math.floor(Math.random() * 0x100000000));
   const cases = Number(process.env['DIFFTEST_CASES'] ?? 2000);
@@ -221,7 +224,11 @@ function freshRecords(): Fresh {
     const exe = join(dir, 'difftest');
     const cc = spawnSync('gcc', ['-O2', '-o', exe, GENERATOR], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`difftest: gcc failed:\n${cc.stderr}`);
-    const run = spawnSync(exe, [seed, String(cases)], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const args = [seed, String(cases)];
+    const filter = process.env['DIFFTEST_FORM'];
+    if (filter) args.push(filter);
+    const run = spawnSync(exe, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+    if (run.status === 3) return { skip: `generator cannot map its fixed addresses: ${run.stderr.trim()}` };
     if (run.status !== 0) throw new Error(`difftest: generator failed (${run.status}):\n${run.stderr}`);
     return { forms: parseStream(run.stdout), seed, cases };
   } finally {
