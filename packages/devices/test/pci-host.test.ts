@@ -103,6 +103,27 @@ describe('PCI configuration mechanism #1', () => {
     expect(m.cfgRead(addr(0, 2, 0, 0), 4)).toBe(0xffffffff);
   });
 
+  it('passes Linux pci_check_type1() and pci_sanity_check()', () => {
+    const m = machine();
+    const io = m.host; // offsets from 0xcf8
+    io.write(3, 1, 0x01); // outb(0x01, 0xcfb): not the address register
+    const tmp = io.read(0, 4);
+    io.write(0, 4, 0x80000000);
+    expect(io.read(0, 4)).toBe(0x80000000);
+    // pci_sanity_check: some devfn on bus 0 is a host bridge (class 0x0600) or an Intel/Compaq part.
+    let found = false;
+    for (let devfn = 0; devfn < 0x100 && !found; devfn++) {
+      io.write(0, 4, 0x80000000 | (devfn << 8) | 0x08);
+      const cls = io.read(4 + 2, 2);
+      io.write(0, 4, 0x80000000 | (devfn << 8));
+      const vendor = io.read(4, 2);
+      found = cls === 0x0600 || cls === 0x0300 || vendor === 0x8086 || vendor === 0x0e11;
+    }
+    expect(found).toBe(true);
+    io.write(0, 4, tmp);
+    expect(io.read(0, 4)).toBe(tmp);
+  });
+
   it('host misuse throws typed errors', () => {
     const m = machine();
     const f = () => new PciFunction({ vendorId: 1, deviceId: 2, classCode: 0 });
