@@ -129,7 +129,28 @@ const FOUR_GIB = 0x1_0000_0000;
 const ICR_DEST_LOGICAL = 1 << 11;
 const ICR_SHORTHAND_MASK = 3 << 18;
 
-const ERRNO_VALUES = new Set<number>(MANIFEST.errnos.map((e) => -e.value));
+/** Every ABI errno, negated: what a batch entry's handler may report. */
+const ERRNO_VALUES: ReadonlySet<number> = new Set<number>(MANIFEST.errnos.map((e) => -e.value));
+
+/**
+ * What a call-level handler may return besides success: the call's documented errors minus the
+ * ones only the dispatcher produces (EPERM, ENOSYS, EFAULT, E2BIG).
+ */
+function handlerErrnos(call: string): ReadonlySet<number> {
+  const def = MANIFEST.calls.find((c) => c.name === call)!;
+  const own = new Set(['KVM_EPERM', 'KVM_ENOSYS', 'KVM_EFAULT', 'KVM_E2BIG']);
+  return new Set(
+    (def.errors as readonly string[])
+      .filter((e) => !own.has(e))
+      .map((e) => -MANIFEST.errnos.find((x) => x.name === e)!.value),
+  );
+}
+const HANDLER_ERRNOS = {
+  kickCpu: handlerErrnos('KVM_HC_KICK_CPU'),
+  sendIpi: handlerErrnos('KVM_HC_SEND_IPI'),
+  schedYield: handlerErrnos('KVM_HC_SCHED_YIELD'),
+  consoleWrite: handlerErrnos('PV_HC_CONSOLE_WRITE'),
+};
 
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -220,12 +241,21 @@ export function createDispatcher(options: DispatcherOptions): HypercallDispatche
   const ramRange = (gpa: number, len: number, align: number): boolean =>
     gpa % align === 0 && gpa + len <= FOUR_GIB && memory.isRam(gpa, len) === true;
 
-  const checked = (name: string, r: unknown, min: number, max: number): number => {
-    if (typeof r === 'number' && Number.isInteger(r) && ((r >= min && r <= max) || ERRNO_VALUES.has(r)))
-      return r;
+  /**
+   * Validate a handler's result: an integer in min..max, or a negative errno the ABI allows there
+   * (`errnos`: the call's documented errors for call-level handlers, any ABI errno for batch entries).
+   */
+  const checked = (
+    name: string,
+    r: unknown,
+    min: number,
+    max: number,
+    errnos: ReadonlySet<number>,
+  ): number => {
+    if (typeof r === 'number' && Number.isInteger(r) && ((r >= min && r <= max) || errnos.has(r))) return r;
     throw new HypercallError(
       'HANDLER_RESULT',
-      `handlers.${name} returned ${String(r)}; expected an integer ${min}..${max} or a negative ABI errno`,
+      `handlers.${name} returned ${String(r)}; expected an integer ${min}..${max} or one of the errnos ${[...errnos].join(', ') || '(none)'}`,
     );
   };
 
@@ -271,7 +301,7 @@ export function createDispatcher(options: DispatcherOptions): HypercallDispatche
       const value = batchView.getUint32(at + APIC.offsets.value, true);
       if ((reg & 0xf) !== 0 || reg >= ABI_CONST.PV_APIC_REG_LIMIT) error = EINVAL;
       else {
-        const r = checked('apicWrite', handlers.apicWrite!(reg, value), 0, 0x7fffffff);
+        const r = checked('apicWrite', handlers.apicWrite!(reg, value), 0, 0x7fffffff, ERRNO_VALUES);
         if (r < 0) error = r;
       }
       if (error) break;
@@ -296,7 +326,7 @@ export function createDispatcher(options: DispatcherOptions): HypercallDispatche
       if (gpaHi !== 0 || !ramRange(gpaLo, width, width)) error = EFAULT;
       else if (width === 4 && hi !== 0) error = EINVAL;
       else {
-        const r = checked('ptUpdate', handlers.ptUpdate!(gpaLo, lo, hi, width), 0, 0x7fffffff);
+        const r = checked('ptUpdate', handlers.ptUpdate!(gpaLo, lo, hi, width), 0, 0x7fffffff, ERRNO_VALUES);
         if (r < 0) error = r;
       }
       if (error) break;
@@ -327,12 +357,24 @@ export function createDispatcher(options: DispatcherOptions): HypercallDispatche
     if (len === 0) return 0;
     if (!ramRange(buf, len, 1)) return EFAULT;
     memory.read(buf, consoleBytes, 0, len);
-    return checked('consoleWrite', handlers.consoleWrite!(consoleBytes.subarray(0, len)), 0, len);
+    return checked(
+      'consoleWrite',
+      handlers.consoleWrite!(consoleBytes.subarray(0, len)),
+      0,
+      len,
+      HANDLER_ERRNOS.consoleWrite,
+    );
   }
 
   function sendIpi(low: number, high: number, min: number, icr: number): number {
     if (icr & (ICR_DEST_LOGICAL | ICR_SHORTHAND_MASK)) return EINVAL;
-    return checked('sendIpi', handlers.sendIpi!(low, high, min, icr), 0, popcount(low) + popcount(high));
+    return checked(
+      'sendIpi',
+      handlers.sendIpi!(low, high, min, icr),
+      0,
+      popcount(low) + popcount(high),
+      HANDLER_ERRNOS.sendIpi,
+    );
   }
 
   function multicall(list: number, count: number): number {
@@ -380,13 +422,13 @@ export function createDispatcher(options: DispatcherOptions): HypercallDispatche
     let r: number;
     switch (nr) {
       case HC.KVM_HC_KICK_CPU:
-        r = checked('kickCpu', handlers.kickCpu!(a1), 0, 0);
+        r = checked('kickCpu', handlers.kickCpu!(a1), 0, 0, HANDLER_ERRNOS.kickCpu);
         break;
       case HC.KVM_HC_SEND_IPI:
         r = sendIpi(a0, a1, a2, a3);
         break;
       case HC.KVM_HC_SCHED_YIELD:
-        r = checked('schedYield', handlers.schedYield!(a0), 0, 0);
+        r = checked('schedYield', handlers.schedYield!(a0), 0, 0, HANDLER_ERRNOS.schedYield);
         break;
       case HC.PV_HC_MULTICALL:
         r = multicall(a0, a1);

@@ -145,6 +145,16 @@ describe('host errors', () => {
     expect(() => d.invoke(HC.KVM_HC_SCHED_YIELD, 1)).toThrow(HypercallError);
   });
 
+  it('call-level handlers may return only the errnos documented for their call', () => {
+    const { d, rec } = setup();
+    rec.results.sendIpi = () => -ERRNO.KVM_EINVAL; // documented for KVM_HC_SEND_IPI
+    expect(d.invoke(HC.KVM_HC_SEND_IPI, 1, 0, 0, 0x30)).toBe(-KVM_EINVAL);
+    rec.results.consoleWrite = () => -ERRNO.KVM_EINVAL; // not documented for PV_HC_CONSOLE_WRITE
+    expect(() => d.invoke(HC.PV_HC_CONSOLE_WRITE, 0x900, 1)).toThrow(/handlers.consoleWrite returned -22/);
+    rec.results.apicWrite = () => -ERRNO.KVM_EOPNOTSUPP; // batch entries may report any ABI errno
+    expect(d.invoke(HC.PV_HC_APIC_WRITE_BATCH, 0x400, 1, 0)).toBe(0);
+  });
+
   it('a handler that throws propagates unchanged and leaves EAX untouched', () => {
     const memory = testMemory();
     const boom = new Error('host bug');
