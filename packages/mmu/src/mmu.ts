@@ -167,7 +167,7 @@ export class Mmu implements Memory {
   read8(lin: number, kind: number): number {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
-    if (this.tag[i] === page) return this.ram[(lin + this.offset[i]!) >>> 0]!;
+    if (this.tag[i] === page) return this.ram[((lin + this.offset[i]!) | 0) >>> 0]!;
     return this.slowRead(lin >>> 0, 1, kind);
   }
 
@@ -175,7 +175,7 @@ export class Mmu implements Memory {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
     if (this.tag[i] === page) {
-      const a = (lin + this.offset[i]!) >>> 0;
+      const a = ((lin + this.offset[i]!) | 0) >>> 0;
       if ((a & 1) === 0) return this.ram16[a >>> 1]!;
       if ((lin & 0xfff) !== 0xfff) return this.ram[a]! | (this.ram[a + 1]! << 8);
     }
@@ -186,7 +186,7 @@ export class Mmu implements Memory {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
     if (this.tag[i] === page) {
-      const a = (lin + this.offset[i]!) >>> 0;
+      const a = ((lin + this.offset[i]!) | 0) >>> 0;
       if ((a & 3) === 0) return this.ram32[a >>> 2]! >>> 0;
       if ((lin & 0xfff) <= 0xffc) {
         const r = this.ram;
@@ -199,7 +199,7 @@ export class Mmu implements Memory {
   write8(lin: number, value: number, kind: number): void {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
-    if (this.tag[i] === page) this.ram[(lin + this.offset[i]!) >>> 0] = value;
+    if (this.tag[i] === page) this.ram[((lin + this.offset[i]!) | 0) >>> 0] = value;
     else this.slowWrite(lin >>> 0, 1, value, kind);
   }
 
@@ -207,7 +207,7 @@ export class Mmu implements Memory {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
     if (this.tag[i] === page) {
-      const a = (lin + this.offset[i]!) >>> 0;
+      const a = ((lin + this.offset[i]!) | 0) >>> 0;
       if ((a & 1) === 0) {
         this.ram16[a >>> 1] = value;
         return;
@@ -225,7 +225,7 @@ export class Mmu implements Memory {
     const page = lin >>> 12;
     const i = (kind << this.bits) | (page & this.mask);
     if (this.tag[i] === page) {
-      const a = (lin + this.offset[i]!) >>> 0;
+      const a = ((lin + this.offset[i]!) | 0) >>> 0;
       if ((a & 3) === 0) {
         this.ram32[a >>> 2] = value;
         return;
