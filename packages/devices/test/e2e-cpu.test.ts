@@ -1,4 +1,4 @@
-import { Cpu, FlatMemory, MachineClock, SREG_CS } from '@pv/x86-core';
+import { Cpu, EXIT_IO, FlatMemory, MachineClock, SREG_CS } from '@pv/x86-core';
 import { describe, expect, it } from 'vitest';
 import { Pic8259Pair } from '../src/pic/pic-pair';
 import { Pit8254 } from '../src/pit/pit8254';
@@ -639,7 +639,8 @@ function machine() {
   const pit = new Pit8254({ clock, irq: (level) => pic.setIrq(0, level) });
   const output: number[] = [];
   const uart = new Uart16550({ irq: (level) => pic.setIrq(4, level), output: (b) => output.push(b) });
-  const io = new PortBus();
+  const portCounts = new Map<number, number>();
+  const io = new PortBus({ onAccess: (port) => portCounts.set(port, (portCounts.get(port) ?? 0) + 1) });
   io.registerBytes(0x20, 2, pic.master, 'pic-master');
   io.registerBytes(0xa0, 2, pic.slave, 'pic-slave');
   io.registerBytes(0x4d0, 2, pic.elcr, 'elcr');
@@ -649,12 +650,12 @@ function machine() {
   const cpu = new Cpu({ memory, io, interrupts: pic, clock });
   cpu.loadSegmentReal(SREG_CS, 0);
   cpu.eip = ORIGIN;
-  return { clock, memory, pic, pit, uart, io, cpu, output };
+  return { clock, memory, pic, pit, uart, io, cpu, output, portCounts };
 }
 
 describe('UART + PIC + PIT + CPU end to end', () => {
   it('takes timer and serial interrupts in a real-mode program', () => {
-    const { clock, memory, pic, pit, uart, io, cpu, output } = machine();
+    const { clock, memory, pic, pit, uart, io, cpu, output, portCounts } = machine();
     const ram = memory.bytes;
     const INPUT_AT = 5_000_000; // the host types "hello" 5 ms into the run
     let sent = false;
@@ -703,6 +704,11 @@ describe('UART + PIC + PIT + CPU end to end', () => {
     expect(elapsedMs).toBeLessThan((ticks + 1) * 1.01);
     expect(hltExits).toBeGreaterThan(20);
     expect(io.unclaimed).toBe(0);
+    // The bus's access hook sees exactly the CPU's port-I/O exits.
+    expect(io.reads + io.writes).toBe(cpu.exitCounts[EXIT_IO]);
+    expect([...portCounts.values()].reduce((a, b) => a + b, 0)).toBe(cpu.exitCounts[EXIT_IO]);
+    expect(portCounts.get(0x3f8)).toBe(11); // DLL at init, then 5 RBR reads + 5 THR writes in the handler
+    expect(portCounts.get(0x20)).toBe(1 + ticks + 5); // ICW1 + one EOI per interrupt
   });
 
   it('takes PIT, RTC (through the slave PIC) and UART transmit interrupts in protected mode', () => {

@@ -391,6 +391,8 @@ describe('8254 snapshots and misuse', () => {
     expect(() => new Pit8254({ clock: { now: () => 0, hz: 0 }, irq: () => {} })).toThrow(/hz > 0/);
     const { pit } = rig();
     expect(() => pit.setGate(3 as 0, true)).toThrow(/PIT channel 3/);
+    expect(() => pit.output(-1 as 0)).toThrow(/PIT channel -1 is not 0, 1 or 2/);
+    expect(() => pit.reloadValue(7 as 0)).toThrow(DevicesError);
   });
 
   it('never throws on random port traffic and time, and keeps deadlines in the future', () => {

@@ -171,9 +171,7 @@ export class Pit8254 implements ByteDevice {
 
   /** Drive the gate of counter `channel` (0 and 1 are tied high on a PC; 2 is port 0x61 bit 0). */
   setGate(channel: 0 | 1 | 2, level: boolean): void {
-    if (channel !== 0 && channel !== 1 && channel !== 2) {
-      throw new DevicesError('INVALID_ARGUMENT', `PIT channel ${String(channel)} is not 0, 1 or 2`);
-    }
+    checkChannel(channel);
     const t = this.now();
     this.refresh(t);
     this.gateChange(this.ch[channel], level, t);
@@ -182,11 +180,13 @@ export class Pit8254 implements ByteDevice {
 
   /** OUT of counter `channel` now. */
   output(channel: 0 | 1 | 2): boolean {
+    checkChannel(channel);
     return this.ch[channel].out(this.now());
   }
 
   /** The count programmed into `channel` (1..65536), for the composer and tests. */
   reloadValue(channel: 0 | 1 | 2): number {
+    checkChannel(channel);
     return this.ch[channel].reload;
   }
 
@@ -515,5 +515,11 @@ export class Pit8254 implements ByteDevice {
     this.portBBits = value & PORTB_WRITABLE;
     const t = this.now();
     this.gateChange(this.ch[2], (value & PORTB_TIMER2_GATE) !== 0, t);
+  }
+}
+
+function checkChannel(channel: number): void {
+  if (channel !== 0 && channel !== 1 && channel !== 2) {
+    throw new DevicesError('INVALID_ARGUMENT', `PIT channel ${String(channel)} is not 0, 1 or 2`);
   }
 }
