@@ -11,13 +11,13 @@
  * bits the SDM leaves undefined: BSF/BSR destination for a zero source, SHLD/SHRD of a 16-bit
  * operand by more than 16). Vendor differences in undefined flags are therefore never compared.
  *
- * Forms (gen.c, 134 of them, each with 16- and 32-bit and where they exist 8-bit operand sizes, register and
+ * Forms (gen.c, 135 of them, each with 16- and 32-bit and where they exist 8-bit operand sizes, register and
  * memory operands through every 32-bit ModRM/SIB form, random ES/SS/DS overrides and LOCK where
  * legal): ADD OR ADC SBB AND SUB XOR CMP TEST, INC DEC NOT NEG (FE/FF, F6/F7), ROL ROR RCL RCR SHL
  * SHR SAR (by 1, CL, imm8: counts 0, 1, width−1, width, width+1, ≥ 32), SHLD SHRD, MUL, IMUL (all
  * forms), DIV, IDIV (with #DE), BT BTS BTR BTC (register, immediate and bit-string memory forms with
  * offsets beyond the operand), BSF BSR, SETcc, CMOVcc, CMPXCHG, CMPXCHG8B, XADD, BSWAP, MOVZX,
- * MOVSX, XCHG, MOV, LEA, CBW/CWDE/CWD/CDQ, LAHF/SAHF, CLC/STC/CMC/CLD/STD, XLAT, MOVS CMPS STOS
+ * MOVSX, XCHG, MOV, LEA, CBW/CWDE/CWD/CDQ, LAHF/SAHF, CLC/STC/CMC/CLD/STD, XLAT, NOP, MOVS CMPS STOS
  * LODS SCAS (none/REP/REPE/REPNE, DF = 0 and 1, counts 0..8), #UD (LOCK on non-lockable forms,
  * UD2) and #GP (instructions longer than 15 bytes, error code compared).
  *

@@ -259,10 +259,10 @@ static void modrm(Case *c, int regfield, int size, int allow_mem, int must_mem, 
 enum {
   K_ALU, K_TEST, K_INCDEC, K_NEGNOT, K_SHIFT, K_SHD, K_MULDIV, K_IMUL, K_BT, K_BS, K_SETCC, K_CMOV,
   K_CMPXCHG, K_CMPXCHG8B, K_XADD, K_BSWAP, K_MOVX, K_XCHG, K_MOV, K_LEA, K_CBW, K_LAHF, K_FLAGOP,
-  K_XLAT, K_STR, K_UD, K_LONG
+  K_XLAT, K_STR, K_UD, K_LONG, K_NOP
 };
 typedef struct {
-  char name[40];
+  char name[64];
   int kind, op, size;
 } Form;
 
@@ -276,7 +276,7 @@ static void add(int kind, int op, int size, const char *name) {
   snprintf(f->name, sizeof f->name, "%s", name);
 }
 static void addsz(int kind, int op, const char *mn, int s8, int s16, int s32) {
-  char b[40];
+  char b[64];
   if (s8) { snprintf(b, sizeof b, "%s 8", mn); add(kind, op, 8, b); }
   if (s16) { snprintf(b, sizeof b, "%s 16", mn); add(kind, op, 16, b); }
   if (s32) { snprintf(b, sizeof b, "%s 32", mn); add(kind, op, 32, b); }
@@ -320,6 +320,7 @@ static void build_forms(void) {
   add(K_LAHF, 0, 8, "LAHF/SAHF");
   add(K_FLAGOP, 0, 32, "CLC/STC/CMC/CLD/STD");
   add(K_XLAT, 0, 8, "XLAT");
+  add(K_NOP, 0, 32, "NOP (90, 0F 1F /0 with every ModRM form)");
   const char *str[] = {"MOVS", "CMPS", "STOS", "LODS", "SCAS"};
   for (int i = 0; i < 5; i++) addsz(K_STR, i, str[i], 1, 1, 1);
   add(K_UD, 0, 32, "#UD: LOCK misuse, UD2");
@@ -682,6 +683,19 @@ static void gen_case(Case *c, Form *f) {
     c->r[EAX] = (c->r[EAX] & ~0xffu) | al;
     c->usemem = 1;
     c->host67 = 1;
+    break;
+  }
+  case K_NOP: { /* the multi-byte NOP decodes a full ModRM/SIB/displacement and touches nothing */
+    if (below(8) == 0) {
+      if (below(2)) emit(c, 0x66);
+      emit(c, 0x90);
+      break;
+    }
+    maybe_seg(c);
+    if (below(2)) emit(c, 0x66);
+    emit(c, 0x0f);
+    emit(c, 0x1f);
+    modrm(c, 0, 32, 1, 0, 0, 4, below(2), &e);
     break;
   }
   case K_UD: { /* SDM Vol. 2A, LOCK: #UD unless a lockable instruction with a memory destination */
