@@ -313,7 +313,8 @@ export class Mmu implements Memory {
 
   /** A guest write of one part: tracking notifications, then the store. */
   private writePart(gpa: number, size: number, value: number): void {
-    const ppn = Math.floor(((gpa < 0x1_0000_0000 ? gpa & this.phys.a20Mask : gpa) >>> 0) / PAGE_SIZE);
+    // Only RAM pages (below 4 GiB) are ever tracked.
+    const ppn = gpa < 0x1_0000_0000 ? ((gpa & this.phys.a20Mask) >>> 0) >>> 12 : this.track.length;
     const t = ppn < this.track.length ? this.track[ppn]! : 0;
     this.phys.write(gpa, size, value);
     if (t !== 0) {

@@ -181,3 +181,45 @@ describe('host helpers', () => {
     expect(faultOf(() => 0)).toBeUndefined();
   });
 });
+
+describe('guest input never throws on the host', () => {
+  it('random CR3 / entries pointing at MMIO, ROM, holes or themselves only ever raise #PF', async () => {
+    const fc = (await import('fast-check')).default;
+    const rom = new Uint8Array(0x2000).fill(0x67);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 0, max: 1023 }), fc.integer()), {
+          maxLength: 40,
+        }),
+        fc.integer(),
+        fc.integer(),
+        fc.array(fc.tuple(fc.integer(), fc.integer({ min: 0, max: 7 })), { minLength: 1, maxLength: 30 }),
+        (entries, cr3, cr4bits, accesses) => {
+          const mmu = makeMmu({ ramSize: 1 << 18, rom: [{ base: 0x30000, data: rom }], tlbBits: 4 });
+          mmu.mapMmio(0x20000, 0x4000, {
+            read: (off: number) => off * 0x01010101,
+            write: () => {},
+          });
+          // Page tables anywhere in the first 64 pages: RAM, MMIO at 0x20000, ROM at 0x30000.
+          for (const [page, idx, value] of entries) {
+            if (mmu.isRam(page * 4096 + idx * 4, 4)) poke32(mmu, page * 4096 + idx * 4, value);
+          }
+          const cr4 = cr4bits & ((1 << 4) | (1 << 5) | (1 << 7) | (1 << 20) | (1 << 21));
+          const root = cr3 & 1 ? cr3 >>> 0 : cr3 & 0x3ffff; // mostly among RAM, MMIO and ROM
+          const ok = setCr(mmu, { cr3: root, cr4, efer: cr4bits & (1 << 11), cpl: cr4bits & 3 });
+          expect(typeof ok).toBe('boolean');
+          for (const [lin, kind] of accesses) {
+            const k = kind === 5 || kind === 7 ? 0 : kind;
+            const f = faultOf(() => {
+              if (k & WRITE) mmu.write32(lin >>> 0, lin, k);
+              else mmu.read32(lin >>> 0, k);
+            });
+            if (f) expect(f.code & ~0x1f).toBe(0);
+            mmu.invlpg(lin >>> 0);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
