@@ -120,6 +120,29 @@ describe('ACPI PM timer and PM1 blocks', () => {
     expect(pm.read(ACPI_PM1_CNT, 2) & ACPI_SCI_EN).toBe(0);
   });
 
+  it('the PM timer equals floor(cycles·3579545/hz) mod 2^24 exactly, on both arithmetic paths', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1_000_000_000, 2_400_000_000, 3_000_000_007, 999_999_937),
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        (hz, cycles) => {
+          const clock = {
+            hz,
+            t: cycles,
+            now() {
+              return this.t;
+            },
+          };
+          const pm = new AcpiPm({ clock });
+          const want = Number(((BigInt(cycles) * 3_579_545n) / BigInt(hz)) % (1n << 24n));
+          expect(pm.read(ACPI_PM_TMR, 4)).toBe(want);
+          expect(pm.read(ACPI_PM_TMR, 2) | (pm.read(ACPI_PM_TMR + 2, 2) << 16)).toBe(want);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('random port traffic never throws', () => {
     fc.assert(
       fc.property(

@@ -95,6 +95,8 @@ export interface AcpiPmState {
 }
 
 const KIND = 'acpi-pm';
+/** TMR_STS is set whenever bit 23 of the timer changes: every 2^23 ticks. */
+const TMR_STS_PERIOD = 2 ** 23;
 
 /** PIIX4-style ACPI PM1a event/control blocks and PM timer. */
 export class AcpiPm {
@@ -102,7 +104,10 @@ export class AcpiPm {
   private en = 0;
   private cnt = ACPI_SCI_EN;
   /** Index of the 2^23-tick period in which TMR_STS was last cleared. */
-  private tmrEpoch = 0n;
+  private tmrEpoch = 0;
+  /** hz·rate fits in 2^53: ticks can be computed exactly with numbers (see `ticks`). */
+  private readonly fast: boolean;
+  private readonly hzNum: number;
   private sciLevel = false;
   private readonly clock: VirtualClock;
   private readonly hz: bigint;
@@ -124,6 +129,8 @@ export class AcpiPm {
   constructor(options: AcpiPmOptions) {
     this.clock = options.clock;
     this.hz = clockHz(options.clock, 'ACPI PM');
+    this.hzNum = Number(this.hz);
+    this.fast = this.hzNum * ACPI_PM_TIMER_FREQUENCY <= 2 ** 53;
     this.sciOut = options.sci ?? (() => {});
     this.events = options.events ?? {};
     this.onSleep = options.onSleep;
@@ -138,7 +145,7 @@ export class AcpiPm {
         this.updateSci();
       },
     };
-    this.tmrEpoch = this.ticks(this.clock.now()) >> 23n;
+    this.tmrEpoch = Math.floor(this.ticks(this.clock.now()) / TMR_STS_PERIOD);
   }
 
   /** Plain data for a snapshot (the timer itself is the clock, which the composer restores). */
@@ -149,7 +156,7 @@ export class AcpiPm {
       sts: this.status(),
       en: this.en,
       cnt: this.cnt,
-      tmrEpoch: this.tmrEpoch.toString(),
+      tmrEpoch: String(this.tmrEpoch),
       sci: this.sciLevel,
       smi: this.smiValue,
     };
@@ -162,25 +169,36 @@ export class AcpiPm {
     pm.sts = stateInt(s, KIND, 'sts', 0, 0xffff);
     pm.en = stateInt(s, KIND, 'en', 0, 0xffff) & ACPI_PM1_EN_MASK;
     pm.cnt = stateInt(s, KIND, 'cnt', 0, 0xffff) & ~ACPI_SLP_EN & ~ACPI_GBL_RLS;
-    pm.tmrEpoch = stateBig(s, KIND, 'tmrEpoch', 64);
+    pm.tmrEpoch = Number(stateBig(s, KIND, 'tmrEpoch', 53));
     stateBool(s, KIND, 'sci');
     pm.smiValue = stateInt(s, KIND, 'smi', 0, 255);
     pm.updateSci();
     return pm;
   }
 
-  private ticks(now: number): bigint {
-    return cyclesToTicks(now, this.hz, this.rate);
+  /**
+   * Whole PM-timer ticks at cycle `now`: floor(now·rate/hz). With now = q·hz + r, only r·rate
+   * (< hz·rate ≤ 2^53) is multiplied, and floor of an exact quotient of integers below 2^53 is exact
+   * in doubles; otherwise BigInt. Tick counts stay below 2^53 for 80 years of virtual time.
+   */
+  private ticks(now: number): number {
+    if (this.fast && now >= 0) {
+      const hz = this.hzNum;
+      const q = Math.floor(now / hz);
+      const r = Math.floor(now) - q * hz;
+      return q * ACPI_PM_TIMER_FREQUENCY + Math.floor((r * ACPI_PM_TIMER_FREQUENCY) / hz);
+    }
+    return Number(cyclesToTicks(now, this.hz, this.rate));
   }
 
   /** The PM timer value now (24 bits). */
   timer(): number {
-    return Number(this.ticks(this.clock.now()) & BigInt(ACPI_PM_TIMER_MASK));
+    return this.ticks(this.clock.now()) % (ACPI_PM_TIMER_MASK + 1);
   }
 
   /** PM1_STS including a TMR_STS that became due since it was last cleared. */
   status(now: number = this.clock.now()): number {
-    if (this.ticks(now) >> 23n > this.tmrEpoch) this.sts |= ACPI_TMR_STS;
+    if (Math.floor(this.ticks(now) / TMR_STS_PERIOD) > this.tmrEpoch) this.sts |= ACPI_TMR_STS;
     return this.sts;
   }
 
@@ -196,6 +214,7 @@ export class AcpiPm {
   }
 
   read(offset: number, size: number): number {
+    if (offset === ACPI_PM_TMR && size === 4) return this.timer(); // the common inl
     let v = 0;
     for (let i = 0; i < size; i++) v |= this.readByte(offset + i) << (8 * i);
     return (v & sizeMask(size)) >>> 0;
@@ -240,7 +259,7 @@ export class AcpiPm {
         const clear = v & m;
         this.status(now);
         this.sts &= ~clear;
-        if (clear & ACPI_TMR_STS) this.tmrEpoch = this.ticks(now) >> 23n;
+        if (clear & ACPI_TMR_STS) this.tmrEpoch = Math.floor(this.ticks(now) / TMR_STS_PERIOD);
         this.updateSci();
         return;
       }
@@ -281,7 +300,7 @@ export class AcpiPm {
   /** Cycle at which TMR_STS will next be set (when it matters: TMR_EN set, not yet pending). */
   nextDeadline(): number {
     if (!(this.en & ACPI_TMR_EN) || this.sts & ACPI_TMR_STS) return Number.POSITIVE_INFINITY;
-    return ticksToCycles((this.tmrEpoch + 1n) << 23n, this.hz, this.rate);
+    return ticksToCycles(BigInt(this.tmrEpoch + 1) * BigInt(TMR_STS_PERIOD), this.hz, this.rate);
   }
 
   /** Latch a due TMR_STS and update the SCI. */
