@@ -95,8 +95,11 @@ function rawWriteWithMissPath(base) {
   };
 }
 
-function inlineRead(mmu, base) {
-  return (n) => {
+// Each case gets its own copy of its loop (its own type feedback, as a distinct call site in a CPU
+// would have): closures of one function literal share feedback in V8, and mixing the paged and
+// flat MMU in one loop's feedback made its code (and the figures) erratic from run to run.
+const LOOPS = {
+  inlineRead: `
     const { tag, offset, ram32: r, bits } = mmu.tlb;
     const mask = (1 << bits) - 1;
     const kind = ACCESS_READ << bits;
@@ -110,16 +113,13 @@ function inlineRead(mmu, base) {
       const v = t === page ? r[((lin + o) | 0) >>> 2] : missRead(mmu, lin, ACCESS_READ);
       s = (s + v) | 0;
     }
-    return s;
-  };
-}
-function inlineWrite(mmu, base) {
-  return (n) => {
+    return s;`,
+  inlineWrite: `
     const { tag, offset, ram32: r, bits } = mmu.tlb;
     const mask = (1 << bits) - 1;
     const kind = ACCESS_WRITE << bits;
     for (let k = 0; k < n; k++) {
-      const lin = (base + ((k << 2) & (WS - 1))) | 0; // an int32, as the CPU computes it
+      const lin = (base + ((k << 2) & (WS - 1))) | 0;
       const page = lin >>> 12;
       const i = kind | (page & mask);
       const t = tag[i];
@@ -127,21 +127,27 @@ function inlineWrite(mmu, base) {
       if (t === page) r[((lin + o) | 0) >>> 2] = k;
       else missWrite(mmu, lin, k, ACCESS_WRITE);
     }
-    return 0;
-  };
-}
-function methodRead(mmu, base) {
-  return (n) => {
+    return 0;`,
+  methodRead: `
     let s = 0;
     for (let k = 0; k < n; k++) s = (s + mmu.read32((base + ((k << 2) & (WS - 1))) | 0, ACCESS_READ)) | 0;
-    return s;
-  };
-}
-function methodWrite(mmu, base) {
-  return (n) => {
+    return s;`,
+  methodWrite: `
     for (let k = 0; k < n; k++) mmu.write32((base + ((k << 2) & (WS - 1))) | 0, k, ACCESS_WRITE);
-    return 0;
-  };
+    return 0;`,
+};
+function loop(name, mmu, base) {
+  const make = new Function(
+    'mmu',
+    'base',
+    'missRead',
+    'missWrite',
+    'ACCESS_READ',
+    'ACCESS_WRITE',
+    'WS',
+    `return (n) => {${LOOPS[name]}\n};`,
+  );
+  return make(mmu, base | 0, missRead, missWrite, ACCESS_READ, ACCESS_WRITE, WS);
 }
 
 // --- measurement ----------------------------------------------------------------------------------
@@ -151,14 +157,14 @@ const cases = [
   ['raw typed array          write32', rawWrite],
   ['raw + slow-path call    read32', rawReadWithMissPath(BASE)],
   ['raw + slow-path call    write32', rawWriteWithMissPath(BASE)],
-  ['paging on,  inline TLB   read32', inlineRead(paged, LIN)],
-  ['paging on,  inline TLB   write32', inlineWrite(paged, LIN)],
-  ['paging off, inline TLB   read32', inlineRead(flat, BASE)],
-  ['paging off, inline TLB   write32', inlineWrite(flat, BASE)],
-  ['paging on,  method call  read32', methodRead(paged, LIN)],
-  ['paging on,  method call  write32', methodWrite(paged, LIN)],
-  ['paging off, method call  read32', methodRead(flat, BASE)],
-  ['paging off, method call  write32', methodWrite(flat, BASE)],
+  ['paging on,  inline TLB   read32', loop('inlineRead', paged, LIN)],
+  ['paging on,  inline TLB   write32', loop('inlineWrite', paged, LIN)],
+  ['paging off, inline TLB   read32', loop('inlineRead', flat, BASE)],
+  ['paging off, inline TLB   write32', loop('inlineWrite', flat, BASE)],
+  ['paging on,  method call  read32', loop('methodRead', paged, LIN)],
+  ['paging on,  method call  write32', loop('methodWrite', paged, LIN)],
+  ['paging off, method call  read32', loop('methodRead', flat, BASE)],
+  ['paging off, method call  write32', loop('methodWrite', flat, BASE)],
 ];
 
 let sink = 0;
