@@ -868,6 +868,9 @@ static void run_case(Case *c) {
     c->flo = fault_fl & (ALLF | 2);
     c->exc = gsig == SIGFPE ? 0 : gsig == SIGILL ? 6 : 13; /* #DE, #UD, #GP */
     c->err = gsig == SIGSEGV ? (int)fault_err : -1;
+    /* A fault leaves EFLAGS as it was (the instruction did not execute, SDM Vol. 3 §6.5): the
+       flags a completed DIV would leave undefined are all defined here. */
+    c->fmask = ALLF;
   }
   memcpy(c->memo, win, WINSZ);
   for (long i = -GUARD; i < WINSZ + GUARD; i++) {
