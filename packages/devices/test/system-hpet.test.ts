@@ -85,6 +85,31 @@ describe('HPET', () => {
     expect(hpet.counter()).toBe(BigInt(86_400 * 30) * 100_000_000n);
   });
 
+  it('counter equals floor(cycles·10^8/hz) exactly on both arithmetic paths', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1_000_000_000, 2_500_000_000, 3_000_000_007, 100_000_000, 1_193_182),
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 32 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+        (hz, cycles) => {
+          const clock = {
+            hz,
+            t: 0,
+            now() {
+              return this.t;
+            },
+          };
+          const hpet = new Hpet({ clock });
+          hpet.write(HPET_CFG, 4, HPET_CFG_ENABLE);
+          clock.t = cycles;
+          const want = (BigInt(cycles) * 100_000_000n) / BigInt(hz);
+          expect(hpet.counter()).toBe(want & ((1n << 64n) - 1n));
+          expect(hpet.read(HPET_COUNTER, 4)).toBe(Number(want & 0xffffffffn));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   it('one-shot edge timer fires once at the comparator with a pulse on its route', () => {
     const { clock, w, hpet, irqs } = rig();
     w(TN_CFG(2), HPET_TN_ENABLE | (11 << HPET_TN_INT_ROUTE_SHIFT));

@@ -14,7 +14,7 @@
 import type { VirtualClock } from '@pv/x86-core';
 import { checkState, DevicesError, stateBool, stateInt } from '../errors';
 import { stateBig } from './snapshot';
-import { clockHz, cyclesToTicks, ticksToCycles } from './ticks';
+import { clockHz, tickConverter, ticksToCycles } from './ticks';
 
 /** General Capabilities and ID register (RO). */
 export const HPET_ID = 0x000;
@@ -163,6 +163,8 @@ export class Hpet {
   private readonly clock: VirtualClock;
   private readonly hz: bigint;
   private readonly rate = BigInt(HPET_FREQUENCY);
+  /** Elapsed cycles → counter ticks, exact. */
+  private readonly elapsed: (cycles: number) => bigint;
   private readonly irqOut: (line: number, level: boolean) => void;
   private readonly onLegacy: ((enabled: boolean) => void) | undefined;
   private config = 0;
@@ -180,6 +182,7 @@ export class Hpet {
     this.numTimers = n;
     this.clock = options.clock;
     this.hz = clockHz(options.clock, 'HPET');
+    this.elapsed = tickConverter(this.hz, this.rate);
     this.irqOut = options.irq ?? (() => {});
     this.onLegacy = options.onLegacyReplacement;
     for (let i = 0; i < n; i++) {
@@ -274,7 +277,7 @@ export class Hpet {
 
   private ticksNow(): bigint {
     if (!this.enabled) return this.counterBase;
-    return this.counterBase + cyclesToTicks(this.clock.now() - this.baseCycle, this.hz, this.rate);
+    return this.counterBase + this.elapsed(this.clock.now() - this.baseCycle);
   }
 
   read(offset: number, size: number): number {
@@ -367,7 +370,7 @@ export class Hpet {
       for (const t of this.timer) if (t.config & HPET_TN_ENABLE) this.arm(t);
     } else if (old & HPET_CFG_ENABLE && !(v & HPET_CFG_ENABLE)) {
       // Halt: freeze the counter, disarm and deassert everything.
-      this.counterBase = this.counterBase + cyclesToTicks(now - this.baseCycle, this.hz, this.rate);
+      this.counterBase = this.counterBase + this.elapsed(now - this.baseCycle);
       for (let i = 0; i < this.numTimers; i++) {
         this.timer[i]!.target = -1n;
         this.setIrq(i, false);
@@ -479,7 +482,7 @@ export class Hpet {
   /** Fire every timer whose comparator the counter reached by cycle `now` (QEMU `hpet_timer`). */
   update(now: number = this.clock.now()): void {
     if (!this.enabled) return;
-    const cur = this.counterBase + cyclesToTicks(now - this.baseCycle, this.hz, this.rate);
+    const cur = this.counterBase + this.elapsed(now - this.baseCycle);
     for (let i = 0; i < this.numTimers; i++) {
       const t = this.timer[i]!;
       if (t.target < 0n || t.target > cur) continue;

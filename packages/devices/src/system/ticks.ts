@@ -31,3 +31,28 @@ export function ticksToCycles(ticks: bigint, hz: bigint, rate: bigint): number {
   const q = p >= 0n ? (p + rate - 1n) / rate : -(-p / rate);
   return Number(q);
 }
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * A converter from elapsed cycles to whole ticks, exact like `cyclesToTicks`, that stays in doubles
+ * when it can: with hz and rate reduced by their gcd to h and k, cycles = q·h + r and only r·k
+ * (< h·k ≤ 2^53) is multiplied; floor of an exact quotient of integers below 2^53 is exact. This is
+ * the common case (1 GHz and the HPET's 100 MHz reduce to 10 and 1). Otherwise it uses BigInt.
+ */
+export function tickConverter(hz: bigint, rate: bigint): (cycles: number) => bigint {
+  const g = gcd(Number(hz), Number(rate));
+  const h = Number(hz) / g;
+  const k = Number(rate) / g;
+  if (h * k > 2 ** 53) return (cycles) => cyclesToTicks(cycles, hz, rate);
+  return (cycles) => {
+    if (cycles < 0 || cycles > Number.MAX_SAFE_INTEGER) return cyclesToTicks(cycles, hz, rate);
+    const c = Math.floor(cycles);
+    const q = Math.floor(c / h);
+    const t = q * k + Math.floor(((c - q * h) * k) / h);
+    return Number.isSafeInteger(t) ? BigInt(t) : cyclesToTicks(cycles, hz, rate);
+  };
+}
