@@ -419,8 +419,10 @@ const harness = (): Harness => {
   return shared;
 };
 
+const corpusForms = existsSync(CORPUS) ? parseStream(gunzipSync(readFileSync(CORPUS)).toString('utf8')) : [];
+
 describe('difftest: committed corpus (seed 1)', () => {
-  const forms = existsSync(CORPUS) ? parseStream(gunzipSync(readFileSync(CORPUS)).toString('utf8')) : [];
+  const forms = corpusForms;
   it('corpus is present and covers every form', () => {
     expect(existsSync(CORPUS), `missing ${CORPUS}`).toBe(true);
     expect(forms.length).toBeGreaterThan(100);
@@ -439,6 +441,14 @@ if ('skip' in fresh) {
   );
 }
 describe(`difftest: fresh host run (seed ${'seed' in fresh ? fresh.seed : 'none'})`, () => {
-  if ('skip' in fresh) it.skip(`skipped: ${fresh.skip}`, () => {});
-  else defineForms(fresh.forms, harness);
+  if ('skip' in fresh) {
+    it.skip(`skipped: ${fresh.skip}`, () => {});
+    return;
+  }
+  if (!process.env['DIFFTEST_FORM']) {
+    it('the committed corpus has the same forms as the generator (else: npm run difftest:corpus)', () => {
+      expect(corpusForms.map((f) => f.name)).toEqual(fresh.forms.map((f) => f.name));
+    });
+  }
+  defineForms(fresh.forms, harness);
 });
