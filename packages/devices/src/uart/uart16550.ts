@@ -15,6 +15,7 @@
  */
 
 import { checkState, DevicesError, stateBool, stateBytes, stateInt } from '../errors';
+import { ByteQueue } from './byte-queue';
 import {
   UART_BASE_BAUD,
   UART_FCR_CLEAR_RCVR,
@@ -158,16 +159,10 @@ export class Uart16550 {
   private thrInterrupt = false;
   private irqLevel = false;
 
-  private readonly rx = new Uint8Array(UART_FIFO_SIZE);
-  /** PE/FE/BI of each FIFO byte (datasheet: errors travel with their character). */
-  private readonly rxErr = new Uint8Array(UART_FIFO_SIZE);
-  private rxHead = 0;
-  private rxCount = 0;
-
-  private readonly input: Uint8Array;
-  private readonly inputErr: Uint8Array;
-  private inHead = 0;
-  private inCount = 0;
+  /** The receive FIFO; each byte tagged with its PE/FE/BI bits (errors travel with their character). */
+  private readonly rx = new ByteQueue(UART_FIFO_SIZE);
+  /** The host-side input queue, same tagging. */
+  private readonly input: ByteQueue;
 
   constructor(options: UartOptions) {
     if (typeof options?.irq !== 'function' || typeof options.output !== 'function') {
@@ -184,8 +179,7 @@ export class Uart16550 {
     this.output = options.output;
     this.events = options.events ?? NOOP_EVENTS;
     this.gateOut2 = options.gateIrqWithOut2 ?? false;
-    this.input = new Uint8Array(capacity);
-    this.inputErr = new Uint8Array(capacity);
+    this.input = new ByteQueue(capacity);
   }
 
   /** Create a UART from a snapshot taken by `saveState`. */
@@ -202,14 +196,8 @@ export class Uart16550 {
    * host queue is full); the caller keeps the rest and retries later (backpressure).
    */
   enqueueInput(bytes: ArrayLike<number>): number {
-    const cap = this.input.length;
-    const n = Math.min(bytes.length, cap - this.inCount);
-    for (let i = 0; i < n; i++) {
-      const at = (this.inHead + this.inCount + i) % cap;
-      this.input[at] = bytes[i]! & 0xff;
-      this.inputErr[at] = 0;
-    }
-    this.inCount += n;
+    const n = Math.min(bytes.length, this.input.free);
+    for (let i = 0; i < n; i++) this.input.push(bytes[i]! & 0xff, 0);
     this.pump();
     this.updateIrq();
     return n;
@@ -235,11 +223,8 @@ export class Uart16550 {
         'INVALID_ARGUMENT',
         `UART receive error ${String(error)} is not parity, framing or break`,
       );
-    if (this.inCount === this.input.length) return false;
-    const at = (this.inHead + this.inCount) % this.input.length;
-    this.input[at] = error === 'break' ? 0 : byte & 0xff;
-    this.inputErr[at] = bit;
-    this.inCount++;
+    if (this.input.free === 0) return false;
+    this.input.push(error === 'break' ? 0 : byte & 0xff, bit);
     this.pump();
     this.updateIrq();
     return true;
@@ -252,17 +237,17 @@ export class Uart16550 {
 
   /** Bytes queued by the host that the guest has not yet taken into its FIFO. */
   get pendingInput(): number {
-    return this.inCount;
+    return this.input.count;
   }
 
   /** Free space in the host input queue. */
   get inputSpace(): number {
-    return this.input.length - this.inCount;
+    return this.input.free;
   }
 
   /** Bytes waiting in the guest-visible receive FIFO. */
   get rxFifoLevel(): number {
-    return this.rxCount;
+    return this.rx.count;
   }
 
   /** Set the modem inputs the host presents (MSR CTS/DSR/RI/DCD); records deltas like hardware. */
@@ -377,18 +362,8 @@ export class Uart16550 {
   // ---- Snapshots ----
 
   saveState(): UartState {
-    const rxFifo: number[] = [];
-    const rxErrors: number[] = [];
-    for (let i = 0; i < this.rxCount; i++) {
-      rxFifo.push(this.rx[(this.rxHead + i) % UART_FIFO_SIZE]!);
-      rxErrors.push(this.rxErr[(this.rxHead + i) % UART_FIFO_SIZE]!);
-    }
-    const input: number[] = [];
-    const inputErrors: number[] = [];
-    for (let i = 0; i < this.inCount; i++) {
-      input.push(this.input[(this.inHead + i) % this.input.length]!);
-      inputErrors.push(this.inputErr[(this.inHead + i) % this.input.length]!);
-    }
+    const rx = this.rx.toArrays();
+    const input = this.input.toArrays();
     return {
       kind: SNAPSHOT_KIND,
       version: 1,
@@ -404,10 +379,10 @@ export class Uart16550 {
       msrDeltas: this.msrDeltas,
       modemInputs: this.modemInputs,
       thrInterrupt: this.thrInterrupt,
-      rxFifo,
-      rxErrors,
-      input,
-      inputErrors,
+      rxFifo: rx.bytes,
+      rxErrors: rx.tags,
+      input: input.bytes,
+      inputErrors: input.tags,
     };
   }
 
@@ -420,7 +395,7 @@ export class Uart16550 {
     if (!Array.isArray(rxFifo) || rxFifo.length > UART_FIFO_SIZE) {
       throw new DevicesError('INVALID_STATE', `${k} snapshot field rxFifo is not an array of <= 16 bytes`);
     }
-    if (!Array.isArray(input) || input.length > this.input.length) {
+    if (!Array.isArray(input) || input.length > this.input.capacity) {
       throw new DevicesError('INVALID_STATE', `${k} snapshot field input does not fit the input queue`);
     }
     const rxBytes = stateBytes(s, k, 'rxFifo', rxFifo.length);
@@ -452,14 +427,8 @@ export class Uart16550 {
         `${k} snapshot holds ${rxBytes.length} received bytes with FIFOs off`,
       );
     }
-    this.rx.set(rxBytes);
-    this.rxErr.fill(0).set(rxErrs);
-    this.rxHead = 0;
-    this.rxCount = rxBytes.length;
-    this.input.set(inBytes);
-    this.inputErr.fill(0).set(inErrs);
-    this.inHead = 0;
-    this.inCount = inBytes.length;
+    this.rx.load(rxBytes, rxErrs);
+    this.input.load(inBytes, inErrs);
     this.irqLevel = false;
     this.updateIrq();
   }
@@ -467,14 +436,12 @@ export class Uart16550 {
   // ---- Internals ----
 
   private readRbr(): number {
-    if (this.rxCount === 0) {
+    if (this.rx.count === 0) {
       this.counters.missedReads++;
       this.events.missedRead?.();
       return 0;
     }
-    const byte = this.rx[this.rxHead]!;
-    this.rxHead = (this.rxHead + 1) % UART_FIFO_SIZE;
-    this.rxCount--;
+    const byte = this.rx.shift();
     this.counters.rxBytes++;
     // Let the line fall before the next queued byte "arrives", so an edge-triggered PIC sees a new
     // request for it (with FIFOs off, each byte is its own RDA interrupt, as on a real line).
@@ -492,7 +459,7 @@ export class Uart16550 {
     this.thrInterrupt = false;
     this.updateIrq();
     if (this.mcr & UART_MCR_LOOP) {
-      if (this.rxCount >= this.rxCapacity()) {
+      if (this.rx.count >= this.rxCapacity()) {
         this.lsrErrors |= UART_LSR_OE; // datasheet: the shift register character is overwritten
         this.counters.overruns++;
       } else {
@@ -535,9 +502,8 @@ export class Uart16550 {
   }
 
   private discardRx(): void {
-    this.counters.discarded += this.rxCount;
-    this.rxHead = 0;
-    this.rxCount = 0;
+    this.counters.discarded += this.rx.count;
+    this.rx.clear();
     this.lsrErrors = 0;
   }
 
@@ -547,37 +513,28 @@ export class Uart16550 {
 
   /** Move host-queued bytes into the receive FIFO while it has room (not in loopback). */
   private pump(): void {
-    if (this.inCount === 0 || this.mcr & UART_MCR_LOOP) return;
+    if (this.input.count === 0 || this.mcr & UART_MCR_LOOP) return;
     const cap = this.rxCapacity();
-    while (this.inCount > 0 && this.rxCount < cap) {
-      this.pushRx(this.input[this.inHead]!, this.inputErr[this.inHead]!);
-      this.inHead = (this.inHead + 1) % this.input.length;
-      this.inCount--;
+    while (this.input.count > 0 && this.rx.count < cap) {
+      const tag = this.input.headTag();
+      this.pushRx(this.input.shift(), tag);
     }
-    if (this.inCount === 0) this.events.inputDrained?.();
+    if (this.input.count === 0) this.events.inputDrained?.();
   }
 
   private lineStatus(): number {
-    let fifoError = 0;
-    if (this.fifoEnabled) {
-      for (let i = 0; i < this.rxCount; i++) {
-        if (this.rxErr[(this.rxHead + i) % UART_FIFO_SIZE]) fifoError = UART_LSR_FIFOE;
-      }
-    }
-    return (this.rxCount > 0 ? UART_LSR_DR : 0) | this.lsrErrors | fifoError | UART_LSR_THRE | UART_LSR_TEMT;
+    const fifoError = this.fifoEnabled && this.rx.anyTag() !== 0 ? UART_LSR_FIFOE : 0;
+    return (this.rx.count > 0 ? UART_LSR_DR : 0) | this.lsrErrors | fifoError | UART_LSR_THRE | UART_LSR_TEMT;
   }
 
   /** A byte became the top of the FIFO: reveal its errors in LSR (datasheet, LSR2–LSR4). */
   private revealTop(): void {
-    if (this.rxCount > 0) this.lsrErrors |= this.rxErr[this.rxHead]!;
+    this.lsrErrors |= this.rx.headTag();
   }
 
   private pushRx(byte: number, errors: number): void {
-    const at = (this.rxHead + this.rxCount) % UART_FIFO_SIZE;
-    this.rx[at] = byte;
-    this.rxErr[at] = errors;
-    this.rxCount++;
-    if (this.rxCount === 1) this.revealTop();
+    this.rx.push(byte, errors);
+    if (this.rx.count === 1) this.revealTop();
   }
 
   /** MSR bits 7:4: the modem inputs, or in loopback the looped-back MCR outputs (datasheet). */
@@ -605,8 +562,8 @@ export class Uart16550 {
   private interruptId(): number {
     const ier = this.ier;
     if (ier & UART_IER_RLSI && this.lsrErrors & UART_LSR_BRK_ERROR_BITS) return UART_IIR_RLSI;
-    if (ier & UART_IER_RDI && this.rxCount > 0) {
-      if (!this.fifoEnabled || this.rxCount >= this.triggerLevel) return UART_IIR_RDI;
+    if (ier & UART_IER_RDI && this.rx.count > 0) {
+      if (!this.fifoEnabled || this.rx.count >= this.triggerLevel) return UART_IIR_RDI;
       return UART_IIR_RX_TIMEOUT;
     }
     if (ier & UART_IER_THRI && this.thrInterrupt) return UART_IIR_THRI;
