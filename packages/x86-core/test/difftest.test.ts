@@ -428,6 +428,31 @@ describe('difftest: committed corpus (seed 1)', () => {
     expect(forms.length).toBeGreaterThan(100);
     for (const f of forms) expect(f.lines.length, f.name).toBeGreaterThan(0);
   });
+  it('the comparison catches a wrong register, flag, memory byte, exception and error code', () => {
+    // Negative control: corrupt one expectation at a time in records the emulator agrees with.
+    const pick = (name: string, ok: (r: Record) => boolean) => {
+      const lines = forms.find((f) => f.name === name)?.lines ?? [];
+      for (const line of lines) {
+        const rec = parseRecord(line);
+        if (ok(rec) && harness().check(rec, 0) === null) return rec;
+      }
+      throw new Error(`no passing ${name} record to corrupt`);
+    };
+    const plain = pick('ADD 32', (r) => r.vector < 0 && r.memIn !== null);
+    expect(
+      harness().check({ ...plain, regsOut: plain.regsOut.map((v, i) => (i === 3 ? v ^ 1 : v)) }, 0),
+    ).toMatch(/EBX/);
+    expect(harness().check({ ...plain, flagsOut: plain.flagsOut ^ 0x800 }, 0)).toMatch(/OF=/);
+    const memOut = plain.memOut.slice();
+    memOut[WINSZ - 1]! ^= 0x80;
+    expect(harness().check({ ...plain, memOut }, 0)).toMatch(/memory/);
+    expect(harness().check({ ...plain, vector: 0 }, 0)).toMatch(/exception/);
+    const gp = pick('#GP: 15-byte limit (prefix runs)', (r) => r.vector === 13);
+    expect(harness().check({ ...gp, errorCode: 8 }, 0)).toMatch(/error code/);
+    // A masked flag (AF after AND) is not compared.
+    const and = pick('AND 32', (r) => r.vector < 0);
+    expect(harness().check({ ...and, flagsOut: and.flagsOut ^ 0x10 }, 0)).toBeNull();
+  });
   defineForms(forms, harness);
 });
 

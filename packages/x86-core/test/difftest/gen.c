@@ -699,10 +699,16 @@ static void gen_case(Case *c, Form *f) {
     break;
   }
   case K_UD: { /* SDM Vol. 2A, LOCK: #UD unless a lockable instruction with a memory destination */
-    int g = pick_reg(0), k = below(8), sz = below(2) ? 16 : 32;
+    int g = pick_reg(0), k = below(10), sz = below(2) ? 16 : 32;
     if (k == 0) {
       emit(c, 0x0f);
       emit(c, 0x0b); /* UD2 */
+      break;
+    }
+    if (k == 8) { /* CMPXCHG8B with a register operand (SDM: #UD if the destination is not memory) */
+      emit(c, 0x0f);
+      emit(c, 0xc7);
+      modrm(c, 1, 32, 0, 0, 0, 0, 0, &e);
       break;
     }
     emit(c, 0xf0);
@@ -715,12 +721,13 @@ static void gen_case(Case *c, Form *f) {
     case 4: emit(c, 0x89); modrm(c, g, sz, 1, 1, 0, sz / 8, 0, &e); break;          /* MOV m, r */
     case 5: emit(c, 0x0f); emit(c, 0xa3); modrm(c, g, sz, 1, 1, 1u << g, sz / 8, 0, &e); break; /* BT m, r */
     case 6: emit(c, 0x0f); emit(c, 0xaf); modrm(c, g, sz, 1, 0, 0, sz / 8, 0, &e); break;       /* IMUL */
+    case 9: emit(c, 0x87); modrm(c, g, sz, 0, 0, 0, 0, 0, &e); break;                  /* XCHG reg, reg */
     default: emit(c, 0xff); modrm(c, below(2), sz, 0, 0, 0, 0, 0, &e); break;        /* INC/DEC reg */
     }
     if (k == 5 && e.mem) put_reg(c, g, sz, below(8)); /* keep the bit offset inside the window */
     break;
   }
-  case K_LONG: { /* SDM Vol. 3A §2.x / Vol. 2A §2.3.11: an instruction longer than 15 bytes is #GP(0) */
+  case K_LONG: { /* SDM Vol. 2A §2.1: at most 15 bytes; Vol. 3A §6.15 (#GP): longer is #GP(0) */
     c->long_form = 1;
     int sz = below(2) ? 16 : 32, total = 12 + below(6), op = below(8);
     int base = sz == 16 ? 5 : 6, k = total - base, pos66 = below(k + 1);
