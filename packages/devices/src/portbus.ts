@@ -186,6 +186,13 @@ export class PortBus implements IoBus {
 
   private claim(slot: Slot): void {
     const { base, length, name } = slot;
+    const dev = slot.device ?? slot.bytes;
+    if (typeof dev?.read !== 'function' || typeof dev.write !== 'function') {
+      throw new DevicesError(
+        'INVALID_ARGUMENT',
+        `port device "${name}" at ${hex(base)} has no read/write methods`,
+      );
+    }
     if (!Number.isInteger(base) || base < 0 || base > 0xffff) {
       throw new DevicesError(
         'INVALID_ARGUMENT',

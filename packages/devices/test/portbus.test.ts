@@ -93,6 +93,9 @@ describe('PortBus', () => {
       }
     })();
     expect(DevicesError.isInstance(e) && e.code).toBe('OVERLAP');
+    expect(() => bus.registerBytes(0x300, 1, {} as never, 'bogus')).toThrow(
+      /"bogus" at 0x300 has no read\/write/,
+    );
     bus.unregister(0x20);
     bus.registerBytes(0x1f, 2, bytes(), 'x');
     expect(bus.regions().map((r) => r.name)).toEqual(['x']);
