@@ -1,5 +1,6 @@
 export type { GuestErrorCode } from './errors';
 export { GuestError } from './errors';
+export { MINI_KERNEL_FILE, MINI_KERNEL_PATH, miniKernelImage } from './images';
 export type { Elf32Image, ElfSegment } from './loaders/elf';
 export { parseElf32 } from './loaders/elf';
 export type { FlatOptions, RomRegion } from './loaders/flat';
