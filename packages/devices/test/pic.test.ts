@@ -209,6 +209,24 @@ describe('8259A pair: modes and registers', () => {
     expect(pic.isr).toBe(0);
   });
 
+  it('special fully nested mode lets a higher slave IRQ through while the cascade is in service', () => {
+    for (const sfnm of [false, true]) {
+      const pic = new Pic8259Pair();
+      linuxInit(pic);
+      pic.master.write(0, 0x11); // re-init the master with ICW4.SFNM as chosen
+      pic.master.write(1, 0x30);
+      pic.master.write(1, 0x04);
+      pic.master.write(1, sfnm ? 0x11 : 0x01);
+      pic.master.write(1, 0x00);
+      pic.slave.write(1, 0x00);
+      pic.setIrq(12, true);
+      expect(pic.acknowledge()).toBe(0x3c);
+      pic.setIrq(9, true); // higher priority than IRQ12 on the slave
+      expect(pic.pending()).toBe(sfnm);
+      if (sfnm) expect(pic.acknowledge()).toBe(0x39);
+    }
+  });
+
   it('rotates priorities on EOI and by set-priority', () => {
     const pic = new Pic8259Pair();
     linuxInit(pic);
