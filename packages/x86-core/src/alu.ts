@@ -113,6 +113,9 @@ export function aluForm(cpu: Cpu, kind: number, form: number, size: number): voi
     const lin = readAddr(cpu, size);
     const r = alu(cpu, kind, getReg(cpu, cpu.reg, size), rmwRead(cpu, lin, size), sz);
     if (kind !== ALU_CMP) setReg(cpu, cpu.reg, size, r);
+  } else if (size === 2) {
+    const r = alu(cpu, kind, cpu.regs[0]!, cpu.imm, 31);
+    if (kind !== ALU_CMP) cpu.regs[0] = r;
   } else {
     const r = alu(cpu, kind, getReg(cpu, 0, size), cpu.imm, sz);
     if (kind !== ALU_CMP) setReg(cpu, 0, size, r);
