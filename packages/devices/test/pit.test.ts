@@ -374,6 +374,7 @@ describe('8254 snapshots and misuse', () => {
     const b = rig(1e9);
     b.clock.t = a.clock.t;
     const pit = Pit8254.fromState(state, { clock: b.clock, irq: (l) => b.irqs.push(l) });
+    expect(b.irqs).toEqual([true]); // OUT0 is high in mode 2 between pulses: re-announced
     expect(pit.nextDeadline()).toBe(a.pit.nextDeadline());
     expect(pit.read(0)).toBe(a.pit.read(0));
     expect(pit.read(0)).toBe(a.pit.read(0));

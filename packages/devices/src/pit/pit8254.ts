@@ -316,7 +316,10 @@ export class Pit8254 implements ByteDevice {
       }
     });
     this.portBBits = stateInt(s, k, 'portB', 0, PORTB_WRITABLE);
-    this.irqLevel = stateBool(s, k, 'irqLevel');
+    // Re-announce OUT0 on the new wiring (a restored PIC ignores it: its edge latch is restored too).
+    const level = stateBool(s, k, 'irqLevel');
+    this.irqLevel = level;
+    if (level) this.irqOut(true);
     const next = stateNumber(s, k, 'nextEdge');
     if (next < -1 || !Number.isInteger(next)) {
       throw new DevicesError(
