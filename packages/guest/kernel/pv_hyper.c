@@ -120,6 +120,7 @@ static void mmu_flush(void)
 		multicall[1].nr = PV_HC_TLB_FLUSH;
 		tlb_call_args(multicall[1].args);
 		int32_t r = hypercall(PV_HC_MULTICALL, (u32)multicall, 2, 0, 0);
+		if (r < 0) batch_failed("PV_HC_MULTICALL", r, 2);
 		if (r != 2 || multicall[0].result != (int32_t)n)
 			batch_failed("PV_HC_MULTICALL(PT_UPDATE_BATCH, TLB_FLUSH)", multicall[0].result, n);
 	} else {

@@ -87,6 +87,19 @@ describe('the mini PV kernel on the emulator (shadow page tables)', () => {
     expect(p[3]!.total * 1000).toBeLessThan(n[3]!.total);
   });
 
+  it('is deterministic: a second pv boot prints byte-identical output (cycles included) and retires as many instructions', () => {
+    const again = bootKernel(image);
+    expect(again.console).toBe(pv.console);
+    expect(again.instructions).toBe(pv.instructions);
+    expect(again.exits).toEqual(pv.exits);
+  });
+
+  it('spends fewer virtual cycles in pv mode on every workload (exits cost 1500 cycles each)', () => {
+    const n = byName(native);
+    const p = byName(pv);
+    for (const w of WORKLOADS) expect(p[w]!.cycles, w).toBeLessThan(n[w]!.cycles);
+  });
+
   it("reports the guest's own trappable operations consistently with the host's exit counts", () => {
     const n = byName(native);
     const p = byName(pv);
