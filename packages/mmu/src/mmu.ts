@@ -318,7 +318,10 @@ export class Mmu implements Memory {
     const t = ppn < this.track.length ? this.track[ppn]! : 0;
     this.phys.write(gpa, size, value);
     if (t !== 0) {
-      if (t & TRACK_PAGE_TABLE) this.ptWrites++;
+      if (t & TRACK_PAGE_TABLE) {
+        this.ptWrites++;
+        this.onPageTableWrite?.(ppn);
+      }
       if (t & TRACK_CODE) this.codeWrittenAt(ppn);
     }
   }
@@ -367,6 +370,12 @@ export class Mmu implements Memory {
     // Frames walked before now were never tracked: forget their translations so walks re-mark them.
     this.tlb.flushAll();
   }
+
+  /**
+   * Called after every guest write to a tracked page-table frame (shadow exit model), so the
+   * composer can charge the exit to the vCPU that made it. Null: only counted.
+   */
+  onPageTableWrite: ((ppn: number) => void) | null = null;
 
   /** Is the guest-physical page `ppn` currently tracked as a page table? */
   isPageTableTracked(ppn: number): boolean {
