@@ -70,6 +70,8 @@ describe('page-table write tracking (shadow exit model)', () => {
     const mmu = makeMmu();
     identity(mmu);
     mmu.setPageTableTracking(true);
+    const hooked: number[] = [];
+    mmu.onPageTableWrite = (ppn) => hooked.push(ppn);
     mmu.read32(0x7000, READ); // walks PD (frame 1) and PT (frame 2)
     expect(mmu.isPageTableTracked(1)).toBe(true);
     expect(mmu.isPageTableTracked(2)).toBe(true);
@@ -80,6 +82,7 @@ describe('page-table write tracking (shadow exit model)', () => {
     mmu.write32(PT + 4 * 9, (9 << 12) | P | RW | US, WRITE);
     mmu.write8(PD + 3, 0, WRITE);
     expect(mmu.exits.ptwrite).toBe(3);
+    expect(hooked).toEqual([PT >>> 12, PT >>> 12, PD >>> 12]);
     // Reads are not exits.
     mmu.read32(PT, READ);
     expect(mmu.exits.ptwrite).toBe(3);
