@@ -15,7 +15,7 @@ export {
   multibootMemInfo,
   validateE820,
 } from './firmware/e820';
-export type { FwCfgBlob, FwCfgFileInfo, FwCfgOptions } from './firmware/fw-cfg';
+export type { FwCfgBlob, FwCfgDmaMemory, FwCfgFileInfo, FwCfgOptions } from './firmware/fw-cfg';
 export { FW_CFG_E820_FILE, FW_CFG_FILE_FIRST, FwCfg } from './firmware/fw-cfg';
 export type { GuestMemoryTarget } from './firmware/guest-memory';
 export {
@@ -32,6 +32,7 @@ export {
   EBDA_START,
   EXTENDED_MEMORY_START,
   FW_CFG_DATA_PORT,
+  FW_CFG_DMA_PORT,
   FW_CFG_PORT,
   HPET_BASE,
   HPET_SIZE,

@@ -117,6 +117,102 @@ describe('fw_cfg', () => {
     expect(readItem(fw, 0x20, f!.size)).toEqual(encodeE820(map));
   });
 
+  describe('DMA interface', () => {
+    const bswap = (v: number) =>
+      (((v & 0xff) << 24) | (((v >>> 8) & 0xff) << 16) | (((v >>> 16) & 0xff) << 8) | (v >>> 24)) >>> 0;
+    function rig() {
+      const ram = new Uint8Array(1 << 20);
+      const dma = {
+        read: (gpa: number, n: number) => (gpa + n <= ram.length ? ram.slice(gpa, gpa + n) : undefined),
+        write: (gpa: number, b: Uint8Array) => {
+          if (gpa + b.length > ram.length) return false;
+          ram.set(b, gpa);
+          return true;
+        },
+      };
+      const fw = new FwCfg({ dma, ramSize: 0x12345678 });
+      const dv = new DataView(ram.buffer);
+      /** Linux fw_cfg_dma_transfer: fill the descriptor, write the address big-endian. */
+      const transfer = (desc: number, control: number, length: number, address: number) => {
+        dv.setUint32(desc, control, false);
+        dv.setUint32(desc + 4, length, false);
+        dv.setBigUint64(desc + 8, BigInt(address), false);
+        fw.dmaPort.write(0, 4, bswap(0));
+        fw.dmaPort.write(4, 4, bswap(desc));
+        return dv.getUint32(desc, false); // control after completion
+      };
+      return { ram, fw, transfer };
+    }
+
+    it('advertises DMA in FW_CFG_ID and reads "QEMU CFG" at the address register', () => {
+      const { fw } = rig();
+      expect(Array.from(readItem(fw, FW_CFG_ID, 4))).toEqual([3, 0, 0, 0]);
+      expect(fw.dmaPort.read(0, 4)).toBe(0x554d4551); // bytes 'Q','E','M','U' in port order
+      expect(fw.dmaPort.read(4, 4)).toBe(0x47464320); // ' CFG'
+      expect(Array.from(readItem(new FwCfg(), FW_CFG_ID, 4))).toEqual([1, 0, 0, 0]);
+    });
+
+    it('select + read, skip, reads past the end (zeros), and write errors follow QEMU', () => {
+      const { ram, fw, transfer } = rig();
+      const SEL = 0x08;
+      const READ = 0x02;
+      const SKIP = 0x04;
+      const WRITE = 0x10;
+      expect(transfer(0x1000, (FW_CFG_SIGNATURE << 16) | SEL | READ, 4, 0x2000)).toBe(0);
+      expect(new TextDecoder().decode(ram.subarray(0x2000, 0x2004))).toBe('QEMU');
+      expect(transfer(0x1000, (FW_CFG_RAM_SIZE << 16) | SEL | SKIP, 2, 0)).toBe(0);
+      expect(transfer(0x1000, READ, 2, 0x2010)).toBe(0); // continues at offset 2
+      expect(Array.from(ram.subarray(0x2010, 0x2012))).toEqual([0x34, 0x12]);
+      ram.fill(0xaa, 0x3000, 0x3010);
+      expect(transfer(0x1000, (FW_CFG_SIGNATURE << 16) | SEL | READ, 16, 0x3000)).toBe(0);
+      expect(Array.from(ram.subarray(0x3000, 0x3008))).toEqual([0x51, 0x45, 0x4d, 0x55, 0, 0, 0, 0]);
+      expect(transfer(0x1000, (FW_CFG_SIGNATURE << 16) | SEL | WRITE, 4, 0x3000)).toBe(1); // not writable
+      expect(transfer(0x1000, (FW_CFG_SIGNATURE << 16) | SEL | READ, 4, 0xffffe)).toBe(1); // beyond RAM
+      // The data port continues where DMA left the offset.
+      transfer(0x1000, (FW_CFG_SIGNATURE << 16) | SEL | READ, 1, 0x4000);
+      expect(fw.read(1, 1)).toBe(0x45);
+      expect(fw.dmaStats).toEqual({ transfers: 7, errors: 2 });
+    });
+
+    it('a descriptor outside guest memory is dropped; random DMA traffic never throws', () => {
+      const { fw, transfer } = rig();
+      transfer(0, 0, 0, 0);
+      fw.dmaPort.write(0, 4, 0x01000000); // high dword 1: address >= 4 GiB
+      fw.dmaPort.write(4, 4, 0);
+      expect(fw.dmaStats.errors).toBe(1);
+      fc.assert(
+        fc.property(
+          fc.array(
+            fc.record({
+              control: fc.oneof(
+                fc.integer({ min: 0, max: 0xffffffff }),
+                fc.constantFrom(0x0a, 0x190a, 0x0c, 0x10, 0x200a),
+              ),
+              length: fc.oneof(fc.integer({ min: 0, max: 0x2000 }), fc.constant(0xffffffff)),
+              address: fc.oneof(fc.integer({ min: 0, max: 0x100000 }), fc.constant(2 ** 52)),
+              desc: fc.oneof(fc.integer({ min: 0, max: 0xffff0 }), fc.constant(0xffffffff)),
+              raw: fc.tuple(
+                fc.integer({ min: 0, max: 7 }),
+                fc.constantFrom(1, 2, 4),
+                fc.integer({ min: 0, max: 0xffffffff }),
+              ),
+            }),
+            { maxLength: 20 },
+          ),
+          (ops) => {
+            const r = rig();
+            for (const o of ops) {
+              r.transfer(Math.min(o.desc, (1 << 20) - 16), o.control, o.length, o.address);
+              r.fw.dmaPort.write(o.raw[0], o.raw[1], o.raw[2]);
+              expect(r.fw.dmaPort.read(o.raw[0] & 4, 4) >= 0).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+  });
+
   it('host misuse throws typed errors', () => {
     const fw = new FwCfg();
     fw.addFile('a', new Uint8Array(1));

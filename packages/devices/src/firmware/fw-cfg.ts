@@ -8,8 +8,9 @@
  * are ignored (the write channel is gone since QEMU 2.4), and other access sizes read all-ones.
  *
  * The legacy keys carry what SeaBIOS, Linux's `qemu_fw_cfg` driver and other tools expect; files
- * (from selector 0x20 on) are listed in FILE_DIR sorted by name, as QEMU sorts them. There is no
- * DMA interface, so FW_CFG_ID reports only the traditional interface.
+ * (from selector 0x20 on) are listed in FILE_DIR sorted by name, as QEMU sorts them. The DMA
+ * interface (QEMU `fw_cfg_dma_transfer`, port 0x514) is offered when the host gives the device
+ * guest-memory access (`dma` option); FW_CFG_ID then reports it.
  */
 import { checkState, DevicesError, hex, stateInt } from '../errors';
 import { type E820Entry, encodeE820 } from './e820';
@@ -59,6 +60,28 @@ export const FW_CFG_FILE_ENTRY_SIZE = 64;
 /** x86 arch-local key QEMU's pc sets to 1 (IRQ0 is routed to IO-APIC pin 2). */
 export const FW_CFG_IRQ0_OVERRIDE = FW_CFG_ARCH_LOCAL | 0x02;
 
+/** DMA control bits (`FWCfgDmaAccess.control`, big-endian). */
+export const FW_CFG_DMA_CTL_ERROR = 0x01;
+export const FW_CFG_DMA_CTL_READ = 0x02;
+export const FW_CFG_DMA_CTL_SKIP = 0x04;
+export const FW_CFG_DMA_CTL_SELECT = 0x08;
+export const FW_CFG_DMA_CTL_WRITE = 0x10;
+/** Size of `FWCfgDmaAccess { be32 control; be32 length; be64 address; }`. */
+export const FW_CFG_DMA_ACCESS_SIZE = 16;
+/** What the DMA address register reads as: "QEMU CFG" as a big-endian u64. */
+export const FW_CFG_DMA_SIGNATURE = 0x51454d5520434647n;
+
+/** Guest-physical memory access for DMA. Both return false for an address the guest may not use. */
+export interface FwCfgDmaMemory {
+  /** Copy `length` bytes at `gpa` into a new array, or return undefined. */
+  read(gpa: number, length: number): Uint8Array | undefined;
+  /** Store `bytes` at `gpa`; false if the range is not plain guest memory. */
+  write(gpa: number, bytes: Uint8Array): boolean;
+}
+
+/** Zeros for DMA reads past the end of an item, written at most this much at a time. */
+const DMA_ZERO_CHUNK = new Uint8Array(0x10000);
+
 /** Offsets inside the 2-port window. */
 export const FW_CFG_SELECTOR = 0;
 export const FW_CFG_DATA = 1;
@@ -90,6 +113,8 @@ export interface FwCfgOptions {
   setup?: FwCfgBlob;
   /** Kernel command line; CMDLINE_DATA holds it NUL-terminated, CMDLINE_SIZE counts the NUL. */
   cmdline?: { addr: number; text: string };
+  /** Guest-memory access that enables the DMA interface (port 0x514, `dmaPort`). */
+  dma?: FwCfgDmaMemory;
   /** Memory map published as the "etc/e820" file (what SeaBIOS and OVMF read on QEMU). */
   e820?: readonly E820Entry[];
 }
@@ -132,6 +157,20 @@ export class FwCfg {
   private current: Uint8Array | undefined;
   private readonly items = new Map<number, Uint8Array>();
   private readonly files: { name: string; data: Uint8Array }[] = [];
+  private readonly dmaMemory: FwCfgDmaMemory | undefined;
+  /** DMA address register (high dword written first, the low write starts the transfer). */
+  private dmaAddress = 0n;
+  /** DMA transfers run and those that ended with the error bit. */
+  readonly dmaStats = { transfers: 0, errors: 0 };
+  /**
+   * The DMA address register as an 8-port device for 0x514–0x51b (`io.register(0x514, 8, fw.dmaPort)`),
+   * big-endian like QEMU's: the guest writes `cpu_to_be32(addr >> 32)` to 0x514 and
+   * `cpu_to_be32(addr)` to 0x518, which starts the transfer. Reads return "QEMU CFG".
+   */
+  readonly dmaPort: {
+    read(o: number, size: number): number;
+    write(o: number, size: number, v: number): void;
+  };
 
   constructor(options: FwCfgOptions = {}) {
     const cpus = options.cpus ?? 1;
@@ -140,7 +179,12 @@ export class FwCfg {
     checkUint(maxCpus, 16, 'maxCpus');
     if (maxCpus < cpus) throw new DevicesError('INVALID_CONFIG', `fw_cfg maxCpus ${maxCpus} < cpus ${cpus}`);
     this.setItem(FW_CFG_SIGNATURE, new TextEncoder().encode('QEMU'));
-    this.setItem(FW_CFG_ID, le(FW_CFG_VERSION, 4));
+    this.dmaMemory = options.dma;
+    this.setItem(FW_CFG_ID, le(FW_CFG_VERSION | (options.dma ? FW_CFG_VERSION_DMA : 0), 4));
+    this.dmaPort = {
+      read: (o, size) => this.dmaRead(o, size),
+      write: (o, size, v) => this.dmaWrite(o, size, v),
+    };
     const uuid = options.uuid ?? new Uint8Array(16);
     if (uuid.length !== 16)
       throw new DevicesError('INVALID_CONFIG', `fw_cfg uuid has ${uuid.length} bytes, not 16`);
@@ -271,6 +315,97 @@ export class FwCfg {
   write(_offset: number, size: number, value: number): void {
     if (size === 2) this.select(value & 0xffff);
     // byte writes are data writes: ignored, as in QEMU since 2.4
+  }
+
+  private dmaRead(o: number, size: number): number {
+    if (o < 0 || o + size > 8) return size === 4 ? 0xffffffff : (1 << (8 * size)) - 1;
+    // Byte i of the register (big-endian) is the i-th byte in port order.
+    let v = 0;
+    for (let i = 0; i < size; i++)
+      v |= Number((FW_CFG_DMA_SIGNATURE >> BigInt(8 * (7 - (o + i)))) & 0xffn) << (8 * i);
+    return v >>> 0;
+  }
+
+  private dmaWrite(o: number, size: number, value: number): void {
+    if (!this.dmaMemory || size !== 4 || (o !== 0 && o !== 4)) return;
+    const be =
+      BigInt(
+        ((value & 0xff) << 24) |
+          (((value >>> 8) & 0xff) << 16) |
+          (((value >>> 16) & 0xff) << 8) |
+          (value >>> 24),
+      ) & 0xffffffffn;
+    if (o === 0) {
+      this.dmaAddress = (be << 32n) | (this.dmaAddress & 0xffffffffn);
+    } else {
+      const addr = (this.dmaAddress & ~0xffffffffn) | be;
+      this.dmaAddress = 0n; // QEMU resets the address after each transfer
+      this.dmaTransfer(addr);
+    }
+  }
+
+  /** QEMU `fw_cfg_dma_transfer`: never throws; bad guest addresses set the error bit. */
+  private dmaTransfer(descAddr: bigint): void {
+    this.dmaStats.transfers++;
+    const safe = (a: bigint) => a >= 0n && a <= BigInt(Number.MAX_SAFE_INTEGER);
+    if (!safe(descAddr + BigInt(FW_CFG_DMA_ACCESS_SIZE))) {
+      this.dmaStats.errors++;
+      return; // cannot even report: the descriptor is unreachable
+    }
+    const desc = this.dmaLoad(Number(descAddr), FW_CFG_DMA_ACCESS_SIZE);
+    if (!desc || desc.length !== FW_CFG_DMA_ACCESS_SIZE) {
+      this.dmaStats.errors++;
+      return;
+    }
+    const dv = new DataView(desc.buffer, desc.byteOffset, FW_CFG_DMA_ACCESS_SIZE);
+    const control = dv.getUint32(0, false);
+    let length = dv.getUint32(4, false);
+    let address = dv.getBigUint64(8, false);
+    if (control & FW_CFG_DMA_CTL_SELECT) this.select(control >>> 16);
+    const read = (control & FW_CFG_DMA_CTL_READ) !== 0;
+    const write = !read && (control & FW_CFG_DMA_CTL_WRITE) !== 0;
+    if (!read && !write && !(control & FW_CFG_DMA_CTL_SKIP)) length = 0;
+    let status = 0;
+    while (length > 0 && !(status & FW_CFG_DMA_CTL_ERROR)) {
+      const d = this.current;
+      let len: number;
+      if (!d || this.offset >= d.length) {
+        // Past the end: reads fill zeros (in bounded chunks: the length is the guest's).
+        len = Math.min(length, DMA_ZERO_CHUNK.length);
+        if (read && !this.dmaStore(address, DMA_ZERO_CHUNK.subarray(0, len))) status |= FW_CFG_DMA_CTL_ERROR;
+        if (write) status |= FW_CFG_DMA_CTL_ERROR;
+      } else {
+        len = Math.min(length, d.length - this.offset);
+        if (read && !this.dmaStore(address, d.subarray(this.offset, this.offset + len))) {
+          status |= FW_CFG_DMA_CTL_ERROR;
+        }
+        if (write) status |= FW_CFG_DMA_CTL_ERROR; // no item is guest-writable
+        this.offset += len;
+      }
+      address += BigInt(len);
+      length -= len;
+    }
+    if (status & FW_CFG_DMA_CTL_ERROR) this.dmaStats.errors++;
+    const done = new Uint8Array(4);
+    new DataView(done.buffer).setUint32(0, status, false);
+    this.dmaStore(descAddr, done);
+  }
+
+  private dmaStore(address: bigint, bytes: Uint8Array): boolean {
+    if (address < 0n || address + BigInt(bytes.length) > BigInt(Number.MAX_SAFE_INTEGER)) return false;
+    try {
+      return this.dmaMemory!.write(Number(address), bytes) === true;
+    } catch {
+      return false; // a host accessor that throws on a bad guest address counts as a DMA error
+    }
+  }
+
+  private dmaLoad(address: number, length: number): Uint8Array | undefined {
+    try {
+      return this.dmaMemory!.read(address, length);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Guest-visible state (the contents are host configuration and are not part of it). */

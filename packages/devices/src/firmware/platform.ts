@@ -48,6 +48,8 @@ export const PCI_CONFIG_DATA_PORT = 0xcfc;
 export const FW_CFG_PORT = 0x510;
 /** fw_cfg data port. */
 export const FW_CFG_DATA_PORT = 0x511;
+/** fw_cfg DMA address register (8 ports, big-endian), when DMA is enabled. */
+export const FW_CFG_DMA_PORT = 0x514;
 
 /** ACPI PM I/O base (PIIX4 PMBA as QEMU/SeaBIOS program it). */
 export const ACPI_PM_BASE = 0x600;
