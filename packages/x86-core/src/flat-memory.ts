@@ -59,25 +59,31 @@ export class FlatMemory implements Memory {
     return this.a20 ? lin >>> 0 : (lin & ~(1 << 20)) >>> 0;
   }
 
-  /** Fills the TLB slots of every kind for the page of `lin` if it is RAM. */
-  private fill(lin: number): void {
+  /**
+   * Fills the TLB slot of access `kind` for the page of `lin` if it is RAM (a write also fills
+   * the read slot). Only the kind used is filled, so a data page never evicts the code page's
+   * fetch entry that shares its slot.
+   */
+  private fill(lin: number, kind: number): void {
     const page = lin >>> PAGE_SHIFT;
     const physPage = this.a20 ? page : page & ~A20_PAGE_BIT;
     if (physPage >= this.size >>> PAGE_SHIFT) return;
     const bits = this.tlb.bits;
     const slot = page & this.tlbMask;
     const offset = ((physPage - page) << PAGE_SHIFT) | 0;
-    for (let kind = 0; kind < TLB_KINDS; kind++) {
-      const i = (kind << bits) | slot;
-      this.tlb.tag[i] = page;
-      this.tlb.offset[i] = offset;
+    const k = kind & (TLB_KINDS - 1);
+    this.tlb.tag[(k << bits) | slot] = page;
+    this.tlb.offset[(k << bits) | slot] = offset;
+    if (k & 1) {
+      this.tlb.tag[((k & ~1) << bits) | slot] = page;
+      this.tlb.offset[((k & ~1) << bits) | slot] = offset;
     }
   }
 
-  read8(lin: number, _kind: number): number {
+  read8(lin: number, kind: number): number {
     const p = this.phys(lin);
     if (p >= this.size) return 0xff;
-    this.fill(lin);
+    this.fill(lin, kind);
     return this.tlb.ram[p]!;
   }
 
@@ -89,10 +95,10 @@ export class FlatMemory implements Memory {
     return (this.read16(lin, kind) | (this.read16(lin + 2, kind) << 16)) >>> 0;
   }
 
-  write8(lin: number, value: number, _kind: number): void {
+  write8(lin: number, value: number, kind: number): void {
     const p = this.phys(lin);
     if (p >= this.size) return;
-    this.fill(lin);
+    this.fill(lin, kind);
     this.tlb.ram[p] = value;
   }
 
