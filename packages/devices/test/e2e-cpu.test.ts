@@ -627,6 +627,64 @@ const PROGRAM_PM = [
   0x00,
 ];
 
+/**
+ * Real mode at 0000:7C00: Linux's `mach_get_cmos_time` pattern — spin while register A's UIP bit
+ * is set (counting the spins at 0x610), then read seconds, minutes, hours, day, month, year and
+ * century through ports 0x70/0x71 into 0x600..0x606.
+ */
+const PROGRAM_RTC = [
+  0xfa, //                                  cli
+  0x31,
+  0xc0, //                            xor ax,ax
+  0x8e,
+  0xd8, //                            mov ds,ax
+  0x8e,
+  0xc0, //                            mov es,ax
+  0xfc, //                                  cld
+  // wait (0x7C08)
+  0xff,
+  0x06,
+  0x10,
+  0x06, //                inc word [0x610]
+  0xb0,
+  0x0a, //                            mov al,0x0a
+  0xe6,
+  0x70, //                            out 0x70,al
+  0xe4,
+  0x71, //                            in al,0x71
+  0xa8,
+  0x80, //                            test al,0x80 (UIP)
+  0x75,
+  0xf2, //                            jne wait
+  0xbe,
+  0x28,
+  0x7c, //                      mov si,regs
+  0xbf,
+  0x00,
+  0x06, //                      mov di,0x600
+  0xb9,
+  0x07,
+  0x00, //                      mov cx,7
+  // next (0x7C1F)
+  0xac, //                                  lodsb
+  0xe6,
+  0x70, //                            out 0x70,al
+  0xe4,
+  0x71, //                            in al,0x71
+  0xaa, //                                  stosb
+  0xe2,
+  0xf8, //                            loop next
+  0xf4, //                                  hlt
+  // regs (0x7C28)
+  0x00,
+  0x02,
+  0x04,
+  0x07,
+  0x08,
+  0x09,
+  0x32,
+];
+
 const ORIGIN = 0x7c00;
 const TICKS = 0x500;
 const RX_COUNT = 0x502;
@@ -764,5 +822,26 @@ describe('UART + PIC + PIT + CPU end to end', () => {
     expect(pic.isr).toBe(0);
     expect(rtc.nmiMasked).toBe(false);
     expect(io.unclaimed).toBe(0);
+  });
+
+  it('reads the RTC like Linux mach_get_cmos_time: waits out UIP, then sees the epoch roll over', () => {
+    const clock = new MachineClock(1_000_000_000);
+    const memory = new FlatMemory(1 << 20);
+    memory.load(ORIGIN, Uint8Array.from(PROGRAM_RTC));
+    // 100 us before midnight of New Year 2027: inside the 244 us UIP window.
+    const rtc = new Rtc({ clock, irq: () => {}, epochMs: Date.UTC(2027, 0, 1) - 0.1 });
+    const io = new PortBus();
+    io.registerBytes(0x70, 2, rtc, 'rtc');
+    const cpu = new Cpu({ memory, io, clock });
+    cpu.loadSegmentReal(SREG_CS, 0);
+    cpu.eip = ORIGIN;
+    expect(cpu.run(1_000_000).reason).toBe('hlt');
+    const ram = memory.bytes;
+    expect(Array.from(ram.subarray(0x600, 0x607))).toEqual([0x00, 0x00, 0x00, 0x01, 0x01, 0x27, 0x20]);
+    const spins = ram[0x610]! | (ram[0x611]! << 8);
+    // Each spin is two port exits (3,000+ cycles = 3 us): about 100 us / 3 us of waiting.
+    expect(spins).toBeGreaterThan(20);
+    expect(spins).toBeLessThan(40);
+    expect(clock.now()).toBeGreaterThan(100_000);
   });
 });
