@@ -409,8 +409,14 @@ export class FwCfg {
   }
 
   /** Guest-visible state (the contents are host configuration and are not part of it). */
-  saveState(): { kind: 'fw-cfg'; version: 1; selector: number; offset: number } {
-    return { kind: 'fw-cfg', version: 1, selector: this.selector, offset: this.offset };
+  saveState(): { kind: 'fw-cfg'; version: 1; selector: number; offset: number; dmaHigh: number } {
+    return {
+      kind: 'fw-cfg',
+      version: 1,
+      selector: this.selector,
+      offset: this.offset,
+      dmaHigh: Number(this.dmaAddress >> 32n),
+    };
   }
 
   /** Restore the selector and read offset from `saveState()`. */
@@ -418,7 +424,9 @@ export class FwCfg {
     const s = checkState(state, 'fw-cfg', 1);
     const selector = stateInt(s, 'fw-cfg', 'selector', 0, 0xffff);
     const offset = stateInt(s, 'fw-cfg', 'offset', 0, 0xffffffff);
+    const dmaHigh = stateInt(s, 'fw-cfg', 'dmaHigh', 0, 0xffffffff);
     this.select(selector);
     this.offset = offset;
+    this.dmaAddress = BigInt(dmaHigh) << 32n;
   }
 }
