@@ -1,0 +1,122 @@
+/** `pv run`: boot a multiboot kernel (or a ROM) with COM1 on stdin/stdout. */
+import { readFileSync } from 'node:fs';
+import { GuestError, romRegions } from '@pv/guest';
+import { parseRunArgs, type RunArgs, UsageError } from './args';
+import { type RunResult, Vm } from './vm';
+
+/** Exit statuses of `pv run` (issue 11): stable, documented in the README. */
+export const STATUS_OK = 0;
+export const STATUS_GUEST_FAILURE = 2;
+export const STATUS_USAGE = 64;
+export const STATUS_TIMEOUT = 124;
+
+/** Instructions between two looks at the wall clock and at stdin. */
+const CHUNK = 2_000_000;
+
+export interface RunIo {
+  stdout: (bytes: Uint8Array) => void;
+  stderr: (text: string) => void;
+  /** Registers a COM1 input source; returns a function that unregisters it. */
+  stdin?: (onData: (bytes: Uint8Array) => void) => () => void;
+  now?: () => number;
+}
+
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(`cannot read ${what} '${path}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function buildVm(args: RunArgs, io: RunIo): Vm {
+  const bios = args.bios === undefined ? undefined : romRegions(readInput(args.bios, 'ROM image'), args.bios);
+  const vm = new Vm({
+    memoryMiB: args.memMiB,
+    smp: args.smp,
+    pv: args.pv,
+    exitModel: args.exitModel,
+    epochMs: args.epochMs,
+    console: io.stdout,
+    bios,
+  });
+  if (args.file !== undefined) {
+    const modules = args.modules.map((m) => ({ name: m, data: readInput(m, 'module') }));
+    vm.bootMultiboot(readInput(args.file, 'kernel'), { name: args.file, cmdline: args.append, modules });
+  }
+  return vm;
+}
+
+/** Runs `pv run …`; resolves to the process exit status. */
+export async function runCommand(argv: readonly string[], io: RunIo): Promise<number> {
+  const started = (io.now ?? Date.now)();
+  let args: RunArgs;
+  let vm: Vm;
+  try {
+    args = parseRunArgs(argv);
+    vm = buildVm(args, io);
+  } catch (e) {
+    if (e instanceof UsageError || GuestError.isInstance(e)) {
+      io.stderr(`pv: ${(e as Error).message}\n`);
+      return STATUS_USAGE;
+    }
+    throw e;
+  }
+  const unlisten = io.stdin?.((bytes) => vm.input(bytes));
+  let result: RunResult | undefined;
+  let timedOut = false;
+  let total = 0;
+  try {
+    for (;;) {
+      result = vm.run(Math.min(CHUNK, args.maxInstructions - total));
+      total += result.instructions;
+      if (result.reason === 'reset' && args.reboot) {
+        io.stderr('pv: guest reset; restarting is not supported yet, stopping\n');
+        break;
+      }
+      if (result.reason !== 'budget') break;
+      if (total >= args.maxInstructions) break;
+      if (((io.now ?? Date.now)() - started) / 1000 >= args.timeoutSec) {
+        timedOut = true;
+        break;
+      }
+      await new Promise((r) => setImmediate(r)); // let stdin data reach COM1
+    }
+  } finally {
+    unlisten?.();
+  }
+  const status = exitStatus(result!, total, timedOut, io);
+  if (args.stats) {
+    io.stderr(
+      `${JSON.stringify({
+        exits: vm.exits(),
+        instructions: vm.instructions,
+        virtualCycles: vm.clock.now(),
+        wallMs: Math.round((io.now ?? Date.now)() - started),
+        post: vm.post.lastCode >= 0 ? vm.post.lastCode : null,
+      })}\n`,
+    );
+  }
+  return status;
+}
+
+function exitStatus(r: RunResult, total: number, timedOut: boolean, io: RunIo): number {
+  if (timedOut) {
+    io.stderr('pv: wall-clock timeout\n');
+    return STATUS_TIMEOUT;
+  }
+  switch (r.reason) {
+    case 'debug-exit':
+      return r.status ?? STATUS_OK;
+    case 'halted':
+    case 'poweroff':
+    case 'reset':
+      return STATUS_OK;
+    case 'shutdown':
+      io.stderr('pv: the guest triple-faulted (CPU shutdown)\n');
+      return STATUS_GUEST_FAILURE;
+    case 'budget':
+      io.stderr(`pv: instruction limit reached after ${total} instructions\n`);
+      return STATUS_TIMEOUT;
+  }
+}

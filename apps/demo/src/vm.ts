@@ -1,0 +1,453 @@
+/**
+ * The reference wiring of a PC from the @pv packages: the example the README points to.
+ *
+ *   x86-core Cpu ──Memory──▶ mmu Mmu ──MMIO──▶ xAPIC page (trap path → paravirt-ops → apic)
+ *        │                                 └─▶ IO-APIC
+ *        ├──IoBus──▶ devices PortBus: COM1, PIC pair, PIT (+port 0x61), RTC, i8042, 0x92, 0xCF9,
+ *        │                           POST 0x80/0x190, debugcon 0xE9, debug-exit 0xF4
+ *        ├──MsrBus──▶ paravirt-ops trap path (x2APIC, kvmclock, PV EOI) → apic / kvmclock
+ *        ├──InterruptLine──▶ apic LocalApic (LINT0 = PIC virtual wire)
+ *        └──Hypervisor──▶ hypercall dispatcher → paravirt-ops vtable (the same ops as the traps)
+ *
+ * One thread runs every vCPU in turn, a fixed slice each, so a run is deterministic. Virtual time
+ * is the one MachineClock: it advances with retired instructions and exit costs, and when every
+ * vCPU is halted it skips to the next timer deadline instead of spinning.
+ */
+import { APIC_DEFAULT_ADDRESS, ApicBus, LocalApic } from '@pv/apic';
+import {
+  DebugConsole,
+  DebugExit,
+  I8042,
+  I8042_DATA,
+  I8042_STATUS,
+  IOAPIC_DEFAULT_BASE,
+  IOAPIC_MMIO_SIZE,
+  IoApic,
+  Pic8259Pair,
+  Pit8254,
+  Port92,
+  PortBus,
+  type PortDevice,
+  PostPort,
+  ResetControl,
+  Rtc,
+  type SystemEvents,
+  Uart16550,
+} from '@pv/devices';
+import { loadMultiboot, type MultibootModule } from '@pv/guest';
+import { hypervisorCpuid, resolveFeatures } from '@pv/hypercall';
+import { Mmu } from '@pv/mmu';
+import {
+  advertisedFeatures,
+  bindHypercalls,
+  type CpuControl,
+  createDirectOps,
+  guestMemoryOf,
+  KvmClock,
+  type PvMachine,
+  type PvOps,
+  type PvStats,
+  pvEoiMemoryOf,
+  TrapPath,
+  withStats,
+} from '@pv/paravirt-ops';
+import {
+  Cpu,
+  EAX,
+  EBX,
+  EXIT_APIC,
+  EXIT_CR,
+  EXIT_INVLPG,
+  EXIT_KINDS,
+  EXIT_MMIO,
+  EXIT_NAMES,
+  EXIT_PT_WRITE,
+  type ExitKindName,
+  MachineClock,
+  SREG_CS,
+} from '@pv/x86-core';
+
+/** Virtual TSC frequency: 1 GHz, one cycle per retired instruction. */
+export const VM_HZ = 1_000_000_000;
+/** Instructions a vCPU runs before the next one gets its turn. */
+const SLICE = 20_000;
+const IRQ_COM1 = 4;
+const IRQ_PIT = 0;
+const IRQ_RTC = 8;
+
+export type ExitModel = 'shadow' | 'nested';
+
+export interface VmOptions {
+  /** RAM in MiB (default 128). */
+  memoryMiB?: number;
+  /** Number of vCPUs (default 1); application processors wait for INIT/SIPI. */
+  smp?: number;
+  /** Advertise the KVM-compatible and @pv hypervisor leaves (default true). */
+  pv?: boolean;
+  /** Which events exit (DESIGN.md §3); default 'shadow'. */
+  exitModel?: ExitModel;
+  /** Guest wall-clock epoch in Unix ms (RTC, kvmclock); default: the host's time now. */
+  epochMs?: number;
+  /** Virtual cycles per exit (default 1500). */
+  exitCost?: number;
+  /** Bytes the guest writes to COM1 and the PV console. */
+  console?: (bytes: Uint8Array) => void;
+  /** A firmware ROM (booted from the reset vector instead of a multiboot kernel). */
+  bios?: readonly { base: number; data: Uint8Array }[];
+}
+
+export type StopReason = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'budget';
+
+export interface RunResult {
+  reason: StopReason;
+  /** The debug-exit status ((v << 1) | 1) when reason is 'debug-exit'. */
+  status?: number;
+  instructions: number;
+  virtualCycles: number;
+}
+
+/** One vCPU and its per-CPU components. */
+interface Vcpu {
+  cpu: Cpu;
+  apic: LocalApic;
+  trap: TrapPath;
+  /** Waiting for INIT/SIPI (application processors before start-up). */
+  waitingForSipi: boolean;
+}
+
+export class Vm {
+  readonly clock = new MachineClock(VM_HZ);
+  readonly mmu: Mmu;
+  readonly apicBus = new ApicBus();
+  readonly ports = new PortBus();
+  readonly uart: Uart16550;
+  readonly pic: Pic8259Pair;
+  readonly pit: Pit8254;
+  readonly rtc: Rtc;
+  readonly ioapic: IoApic;
+  readonly post = new PostPort();
+  readonly kvmclock: KvmClock;
+  /** The paravirt-ops vtable (wrapped with per-op statistics) both paths end in. */
+  readonly ops: PvOps;
+  readonly opStats: PvStats;
+  readonly exitModel: ExitModel;
+  private readonly vcpus: Vcpu[] = [];
+  private stopReason: StopReason | undefined;
+  private exitStatus: number | undefined;
+  private readonly ramSize: number;
+  /** Index of the vCPU whose slice is running (MMIO to the xAPIC page goes to its APIC). */
+  private current = 0;
+
+  constructor(options: VmOptions = {}) {
+    const memoryMiB = options.memoryMiB ?? 128;
+    const smp = options.smp ?? 1;
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 2 || memoryMiB > 3072) {
+      throw new RangeError(`vm: memoryMiB ${memoryMiB} is not an integer from 2 to 3072`);
+    }
+    if (!Number.isInteger(smp) || smp < 1 || smp > 32)
+      throw new RangeError(`vm: smp ${smp} is not from 1 to 32`);
+    this.exitModel = options.exitModel ?? 'shadow';
+    this.ramSize = memoryMiB << 20;
+    this.mmu = new Mmu({ ramSize: this.ramSize, rom: options.bios ?? [] });
+    const memory = guestMemoryOf(this.mmu);
+    const console = options.console ?? (() => {});
+    const epochMs = options.epochMs ?? Date.now();
+    this.kvmclock = new KvmClock({
+      memory,
+      clock: this.clock,
+      vcpus: smp,
+      epochNs: BigInt(epochMs) * 1_000_000n,
+    });
+
+    // ---- platform devices on the port bus ----
+    const events: SystemEvents = {
+      onExit: (status) => this.stop('debug-exit', status),
+      onReset: () => this.stop('reset'),
+      onPowerOff: () => this.stop('poweroff'),
+      onA20: (enabled) => this.mmu.setA20(enabled),
+    };
+    this.pic = new Pic8259Pair({ onIntr: (level) => this.vcpus[0]?.apic.setLint0(level) });
+    const out1 = new Uint8Array(1);
+    this.uart = new Uart16550({
+      irq: (level) => this.pic.setIrq(IRQ_COM1, level),
+      output: (byte) => {
+        out1[0] = byte;
+        console(out1);
+      },
+    });
+    this.pit = new Pit8254({ clock: this.clock, irq: (level) => this.pic.setIrq(IRQ_PIT, level) });
+    this.rtc = new Rtc({
+      clock: this.clock,
+      irq: (level) => this.pic.setIrq(IRQ_RTC, level),
+      epochMs,
+      memory: { belowFourG: this.ramSize },
+      cpus: smp,
+    });
+    this.ioapic = new IoApic({ sink: (msg) => this.apicBus.deliver(msg) });
+    this.ports.registerBytes(0x3f8, 8, this.uart, 'com1');
+    this.ports.registerBytes(0x20, 2, this.pic.master, 'pic-master');
+    this.ports.registerBytes(0xa0, 2, this.pic.slave, 'pic-slave');
+    this.ports.registerBytes(0x4d0, 2, this.pic.elcr, 'elcr');
+    this.ports.registerBytes(0x40, 4, this.pit, 'pit');
+    this.ports.registerBytes(0x61, 1, this.pit.portB, 'port61');
+    this.ports.registerBytes(0x70, 2, this.rtc, 'rtc');
+    // The i8042's data (0x60) and status/command (0x64) ports straddle port 0x61, so each is
+    // registered on its own at the controller's register offset.
+    const kbd = new I8042({ events });
+    this.ports.register(0x60, 1, atOffset(kbd, I8042_DATA), 'i8042-data');
+    this.ports.register(0x64, 1, atOffset(kbd, I8042_STATUS), 'i8042-status');
+    this.ports.register(0x92, 1, new Port92({ events }), 'port92');
+    this.ports.register(0xcf9, 1, new ResetControl({ events }), 'reset-control');
+    this.ports.register(0x80, 1, this.post, 'post');
+    this.ports.register(0x190, 1, this.post, 'post-190');
+    this.ports.register(0xe9, 1, new DebugConsole({ output: (b) => console(Uint8Array.of(b)) }), 'debugcon');
+    this.ports.register(0xf4, 4, new DebugExit({ events }), 'debug-exit');
+    this.mmu.mapMmio(IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE, this.ioapic.mmio);
+
+    // ---- vCPUs: CPU + local APIC, the trap path and the hypercall path into one vtable ----
+    const pvMachine: PvMachine = {
+      vcpus: [],
+      bus: this.apicBus,
+      clock: this.clock,
+      kvmclock: this.kvmclock,
+      console: (bytes) => {
+        console(bytes);
+        return bytes.length;
+      },
+      pvEoi: true,
+      scheduler: { wake: (i) => this.wake(i) },
+    };
+    const pvVcpus = pvMachine.vcpus as PvMachine['vcpus'][number][];
+    const cpus: Cpu[] = [];
+    for (let i = 0; i < smp; i++) {
+      const apic = new LocalApic({
+        id: i,
+        clock: this.clock,
+        bus: this.apicBus,
+        bsp: i === 0,
+        extInt: this.pic,
+        pvEoiMemory: pvEoiMemoryOf(this.mmu),
+        events: {
+          onInterrupt: () => this.wake(i),
+          onInit: () => this.initVcpu(i),
+          onStartup: (_id, vector) => this.startVcpu(i, vector),
+        },
+      });
+      pvVcpus.push({ cpu: cpuControl(() => cpus[i]!), apic, mmu: this.mmu });
+    }
+    const stats = withStats(createDirectOps(pvMachine), { exitCost: options.exitCost ?? 1500 });
+    this.ops = stats;
+    this.opStats = stats.stats;
+    const features = options.pv === false ? {} : advertisedFeatures(pvMachine);
+    const masks = resolveFeatures(features);
+    const leaves: Record<number, readonly [number, number, number, number]> = {};
+    if (options.pv !== false) {
+      for (const leaf of [0x40000000, 0x40000001, 0x40000100, 0x40000101]) {
+        const v = hypervisorCpuid(masks, leaf);
+        if (v) leaves[leaf] = v;
+      }
+    }
+    for (let i = 0; i < smp; i++) {
+      const apic = pvVcpus[i]!.apic;
+      const trap = new TrapPath(this.ops, i);
+      const cpu = new Cpu({
+        memory: this.mmu,
+        io: this.ports,
+        msr: trap.msr,
+        interrupts: apic,
+        hypervisor:
+          options.pv === false ? undefined : bindHypercalls(this.ops, { vcpu: i, memory, features }),
+        clock: this.clock,
+        cpuid: { leaves, hypervisor: options.pv !== false },
+        exitCost: options.exitCost,
+      });
+      cpus.push(cpu);
+      this.vcpus.push({ cpu, apic, trap, waitingForSipi: i !== 0 });
+    }
+    this.apicBus.ioApicEoi = (vector) => this.ioapic.eoi(vector);
+    // The xAPIC page traps into the ops (one exit per access). All vCPUs share the MMU, so the
+    // page is routed to the APIC of the vCPU that is running.
+    this.mmu.mapMmio(APIC_DEFAULT_ADDRESS, 0x1000, {
+      read: (offset, size) => {
+        const v = this.vcpus[this.current]!;
+        v.cpu.countExit(EXIT_APIC);
+        return v.trap.apicMmio.read(offset, size);
+      },
+      write: (offset, size, value) => {
+        const v = this.vcpus[this.current]!;
+        v.cpu.countExit(EXIT_APIC);
+        v.trap.apicMmio.write(offset, size, value);
+      },
+    });
+    // Shadow model: a guest write to a live page table exits, as with write-protected shadow tables.
+    this.mmu.setPageTableTracking(this.exitModel === 'shadow');
+    this.mmu.onPageTableWrite = () => this.vcpus[this.current]!.cpu.countExit(EXIT_PT_WRITE);
+  }
+
+  /** Loads a multiboot kernel and puts the BSP at its entry (multiboot §3.2 machine state). */
+  bootMultiboot(
+    image: Uint8Array,
+    options: { name?: string; cmdline?: string; modules?: MultibootModule[] } = {},
+  ) {
+    const r = loadMultiboot(image, this.mmu, { ...options, ramSize: this.ramSize });
+    const bsp = this.vcpus[0]!.cpu;
+    bsp.enterFlatProtectedMode(r.entry);
+    bsp.regs[EAX] = r.eax;
+    bsp.regs[EBX] = r.ebx;
+    return r;
+  }
+
+  /** Queue bytes for COM1 (the guest reads them; nothing is dropped). */
+  input(bytes: Uint8Array): number {
+    return this.uart.enqueueInput(bytes);
+  }
+
+  /** Runs until the guest stops the machine, every vCPU halts for good, or `maxInstructions` retire. */
+  run(maxInstructions = Number.POSITIVE_INFINITY): RunResult {
+    this.stopReason = undefined;
+    let executed = 0;
+    while (this.stopReason === undefined) {
+      if (executed >= maxInstructions) return this.result('budget', executed);
+      this.deliverTimers();
+      let progressed = false;
+      for (let i = 0; i < this.vcpus.length; i++) {
+        const v = this.vcpus[i]!;
+        if (v.waitingForSipi) continue;
+        this.current = i;
+        if (v.cpu.halted && !v.apic.pending() && !v.cpu.interrupts?.nmi?.()) continue;
+        const budget = Math.max(1, Math.min(SLICE, maxInstructions - executed, this.cyclesToDeadline()));
+        const exit = v.cpu.run(budget);
+        executed += exit.instructions;
+        progressed ||= exit.instructions > 0;
+        v.apic.exit();
+        if (exit.reason === 'shutdown') return this.result('shutdown', executed);
+        if (this.stopReason !== undefined) break;
+      }
+      if (this.stopReason !== undefined) break;
+      if (!progressed) {
+        // Every vCPU is halted: skip virtual time to the next timer event, or stop for good.
+        const deadline = this.nextDeadline();
+        const interruptible = this.vcpus.some((v) => !v.waitingForSipi && (v.cpu.eflags & 0x200) !== 0);
+        if (!interruptible || deadline === Number.POSITIVE_INFINITY) return this.result('halted', executed);
+        if (deadline > this.clock.now()) this.clock.advance(deadline - this.clock.now());
+      }
+    }
+    return this.result(this.stopReason, executed);
+  }
+
+  /** Exits by kind summed over vCPUs (plus MMIO and page-table writes seen by the MMU). */
+  exits(): Record<ExitKindName, number> {
+    const counts = new Float64Array(EXIT_KINDS);
+    for (const v of this.vcpus) for (let k = 0; k < EXIT_KINDS; k++) counts[k]! += v.cpu.exitCounts[k]!;
+    // The MMU counts every MMIO handler call; xAPIC accesses are already counted as 'apic'.
+    counts[EXIT_MMIO] = this.mmu.exits.mmio - counts[EXIT_APIC]!;
+    if (this.exitModel === 'nested') {
+      counts[EXIT_CR] = 0;
+      counts[EXIT_INVLPG] = 0;
+    }
+    return Object.fromEntries(EXIT_NAMES.map((n, k) => [n, counts[k]!])) as Record<ExitKindName, number>;
+  }
+
+  get instructions(): number {
+    return this.vcpus.reduce((n, v) => n + v.cpu.instructions, 0);
+  }
+
+  private stop(reason: StopReason, status?: number): void {
+    this.stopReason ??= reason;
+    if (reason === 'debug-exit') this.exitStatus = status;
+    for (const v of this.vcpus) v.cpu.stop();
+  }
+
+  private result(reason: StopReason, executed: number): RunResult {
+    const r: RunResult = { reason, instructions: executed, virtualCycles: this.clock.now() };
+    if (reason === 'debug-exit') r.status = this.exitStatus;
+    return r;
+  }
+
+  /** INIT (SDM 8.4.3): the vCPU resets and, unless it is the BSP, waits for a STARTUP IPI. */
+  private initVcpu(i: number): void {
+    const v = this.vcpus[i];
+    if (!v) return;
+    v.cpu.reset();
+    v.waitingForSipi = i !== 0;
+    v.cpu.stop();
+  }
+
+  /** STARTUP IPI: real mode at CS = vector << 8, IP = 0 (SDM 8.4.4.1). */
+  private startVcpu(i: number, vector: number): void {
+    const v = this.vcpus[i];
+    if (!v?.waitingForSipi) return;
+    v.waitingForSipi = false;
+    v.cpu.reset();
+    v.cpu.loadSegmentReal(SREG_CS, vector << 8);
+    v.cpu.eip = 0;
+  }
+
+  private wake(i: number): void {
+    const v = this.vcpus[i];
+    if (v) v.cpu.halted = false;
+  }
+
+  private nextDeadline(): number {
+    let d = Math.min(this.pit.nextDeadline(), this.rtc.nextDeadline());
+    for (const v of this.vcpus) d = Math.min(d, v.apic.nextDeadline());
+    return d;
+  }
+
+  private cyclesToDeadline(): number {
+    const d = this.nextDeadline();
+    return d === Number.POSITIVE_INFINITY ? SLICE : Math.ceil(d - this.clock.now());
+  }
+
+  private deliverTimers(): void {
+    const now = this.clock.now();
+    if (this.pit.nextDeadline() <= now) this.pit.update();
+    if (this.rtc.nextDeadline() <= now) this.rtc.update();
+    for (const v of this.vcpus) if (v.apic.nextDeadline() <= now) v.apic.tick();
+  }
+}
+
+/** A port device that answers at one fixed register offset of `device`. */
+function atOffset(device: PortDevice, offset: number): PortDevice {
+  return {
+    read: (_o, size) => device.read(offset, size),
+    write: (_o, size, value) => device.write(offset, size, value),
+  };
+}
+
+/** paravirt-ops' view of an x86-core vCPU (created before the Cpu, so it looks it up lazily). */
+function cpuControl(get: () => Cpu): CpuControl {
+  return {
+    getCr: (cr) => (cr === 0 ? get().cr0 : cr === 2 ? get().cr2 : cr === 3 ? get().cr3 : get().cr4) >>> 0,
+    setCr(cr, value) {
+      const cpu = get();
+      cpu.cr[cr] = value | 0;
+      cpu.pushPagingState();
+    },
+    get efer() {
+      return 0;
+    },
+    get cpl() {
+      return get().cpl;
+    },
+    get interruptsEnabled() {
+      return (get().eflags & 0x200) !== 0;
+    },
+    set interruptsEnabled(on: boolean) {
+      const cpu = get();
+      cpu.eflags = on ? cpu.eflags | 0x200 : cpu.eflags & ~0x200;
+    },
+    get halted() {
+      return get().halted;
+    },
+    set halted(h: boolean) {
+      get().halted = h;
+    },
+    setDescriptorTable(table, base, limit) {
+      const cpu = get();
+      const i = table === 'gdt' ? 0 : 2;
+      cpu.dtr[i] = base >>> 0;
+      cpu.dtr[i + 1] = limit & 0xffff;
+    },
+  };
+}
