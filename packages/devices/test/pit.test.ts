@@ -347,6 +347,23 @@ describe('channel 2 and port 0x61', () => {
     expect(pit.output(2)).toBe(false);
   });
 
+  it('sounds the speaker while gate and data enable are set and channel 2 runs a square wave', () => {
+    const tones: number[] = [];
+    const clock = new TestClock(1e9);
+    const pit = new Pit8254({ clock, irq: () => {}, speaker: (hz) => tones.push(hz) });
+    pit.write(3, 0xb6); // channel 2, LSB/MSB, mode 3 (Linux's beep: PIT_TICK_RATE / 440)
+    pit.write(2, 2712 & 0xff);
+    pit.write(2, 2712 >> 8);
+    expect(tones).toEqual([]);
+    pit.portB.write(0, 0x03);
+    expect(tones.map(Math.round)).toEqual([440]);
+    pit.write(2, 1356 & 0xff);
+    pit.write(2, 1356 >> 8);
+    expect(tones.map(Math.round)).toEqual([440, 880]);
+    pit.portB.write(0, 0x01); // speaker data off
+    expect(tones.map(Math.round)).toEqual([440, 880, 0]);
+  });
+
   it('keeps bits 3:0, toggles the refresh bit every 18 clocks, ignores writes to 7:4', () => {
     const { clock, pit } = rig();
     pit.portB.write(0, 0xfe);

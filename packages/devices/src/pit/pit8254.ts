@@ -43,6 +43,7 @@ import {
   PIT_SC_SHIFT,
   PORTB_REFRESH,
   PORTB_REFRESH_TICKS,
+  PORTB_SPEAKER_ENABLE,
   PORTB_TIMER2_GATE,
   PORTB_TIMER2_OUT,
   PORTB_WRITABLE,
@@ -54,6 +55,12 @@ export interface PitOptions {
   clock: VirtualClock;
   /** Channel 0 OUT → IRQ0; called on every level change (each rising edge is a PIC request). */
   irq: (level: boolean) => void;
+  /**
+   * The PC speaker: called when its tone changes. It sounds while port 0x61 enables both the
+   * channel-2 gate and the speaker data bit and channel 2 runs in mode 3 (square wave); `hz` is
+   * 1193182 / count then, 0 when silent. Optional; defaults to nothing.
+   */
+  speaker?: (hz: number) => void;
 }
 
 /** Plain snapshot of one counter. */
@@ -111,6 +118,8 @@ export class Pit8254 implements ByteDevice {
   private readonly clock: VirtualClock;
   private readonly hz: number;
   private readonly irqOut: (level: boolean) => void;
+  private readonly speakerOut: ((hz: number) => void) | null;
+  private speakerHz = 0;
   private readonly ch: [Channel, Channel, Channel] = [
     new Channel(true),
     new Channel(true),
@@ -134,6 +143,7 @@ export class Pit8254 implements ByteDevice {
     this.clock = clock;
     this.hz = clock.hz;
     this.irqOut = options.irq;
+    this.speakerOut = typeof options.speaker === 'function' ? options.speaker : null;
     this.portB = {
       read: () => this.readPortB(),
       write: (_offset, value) => this.writePortB(value),
@@ -240,6 +250,7 @@ export class Pit8254 implements ByteDevice {
     if (offset === 3) this.controlWord(value, t);
     else this.writeCount(this.ch[offset]!, value, t);
     this.rearm(t);
+    if (this.speakerOut !== null) this.updateSpeaker();
   }
 
   // ---- Snapshots ----
@@ -518,6 +529,21 @@ export class Pit8254 implements ByteDevice {
     this.portBBits = value & PORTB_WRITABLE;
     const t = this.now();
     this.gateChange(this.ch[2], (value & PORTB_TIMER2_GATE) !== 0, t);
+    if (this.speakerOut !== null) this.updateSpeaker();
+  }
+
+  private updateSpeaker(): void {
+    const c = this.ch[2];
+    const on =
+      (this.portBBits & (PORTB_TIMER2_GATE | PORTB_SPEAKER_ENABLE)) ===
+        (PORTB_TIMER2_GATE | PORTB_SPEAKER_ENABLE) &&
+      c.mode === PIT_MODE_SQUARE &&
+      c.armed;
+    const hz = on ? PIT_HZ / (c.pending || c.count) : 0; // a pending count is the tone asked for
+    if (hz !== this.speakerHz) {
+      this.speakerHz = hz;
+      this.speakerOut!(hz);
+    }
   }
 }
 
