@@ -95,11 +95,13 @@
  */
 import { Cpu, FlatMemory, MachineClock } from '@pv/x86-core';
 import { describe, expect, it } from 'vitest';
+import { buildE820Map } from '../src/firmware/e820';
 import { FwCfg } from '../src/firmware/fw-cfg';
 import {
   ACPI_PM_BASE,
   DEBUG_EXIT_PORT,
   DEBUGCON_PORT,
+  FW_CFG_DMA_PORT,
   FW_CFG_PORT,
   PCI_CONFIG_ADDRESS_PORT,
 } from '../src/firmware/platform';
@@ -126,7 +128,79 @@ const PROGRAM = [
   0xe7, 0xf4, 0x8b, 0x15, 0x10, 0x06, 0x00, 0x00, 0x66, 0xb8, 0x00, 0x20, 0x66, 0xef, 0xfa, 0xf4,
 ];
 
+/**
+ * A guest reading FILE_DIR through the fw_cfg DMA interface (Linux `fw_cfg_dma_transfer`): it
+ * builds a big-endian FWCfgDmaAccess at 0x700 (SELECT 0x19 | READ, 4 bytes to 0x720), writes the
+ * descriptor address big-endian to 0x514/0x518, and exits with 1 if the control word came back 0
+ * and the file count is 1 (big-endian), else 0xff.
+ *
+ * .intel_syntax noprefix
+ * .code32
+ *   mov dword ptr [0x700], 0x0a001900
+ *   mov dword ptr [0x704], 0x04000000
+ *   mov dword ptr [0x708], 0
+ *   mov dword ptr [0x70c], 0x20070000
+ *   mov dx, 0x514
+ *   xor eax, eax
+ *   out dx, eax
+ *   mov dx, 0x518
+ *   mov eax, 0x00070000
+ *   out dx, eax
+ *   mov eax, 0xff
+ *   cmp dword ptr [0x700], 0
+ *   jne 1f
+ *   cmp dword ptr [0x720], 0x01000000
+ *   jne 1f
+ *   mov eax, 1
+ * 1:
+ *   out 0xf4, eax
+ *   cli
+ *   hlt
+ */
+const DMA_PROGRAM = [
+  0xc7, 0x05, 0x00, 0x07, 0x00, 0x00, 0x00, 0x19, 0x00, 0x0a, 0xc7, 0x05, 0x04, 0x07, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x04, 0xc7, 0x05, 0x08, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc7, 0x05, 0x0c, 0x07, 0x00, 0x00,
+  0x00, 0x00, 0x07, 0x20, 0x66, 0xba, 0x14, 0x05, 0x31, 0xc0, 0xef, 0x66, 0xba, 0x18, 0x05, 0xb8, 0x00, 0x00,
+  0x07, 0x00, 0xef, 0xb8, 0xff, 0x00, 0x00, 0x00, 0x83, 0x3d, 0x00, 0x07, 0x00, 0x00, 0x00, 0x75, 0x11, 0x81,
+  0x3d, 0x20, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x75, 0x05, 0xb8, 0x01, 0x00, 0x00, 0x00, 0xe7, 0xf4,
+  0xfa, 0xf4,
+];
+
 describe('firmware + system devices + CPU end to end', () => {
+  it('a guest reads the fw_cfg file directory by DMA', () => {
+    const clock = new MachineClock(1_000_000_000);
+    const memory = new FlatMemory(1 << 20);
+    memory.load(0x10000, Uint8Array.from(DMA_PROGRAM));
+    const ram = memory.bytes;
+    const fw = new FwCfg({
+      e820: buildE820Map({ ramSize: 64 << 20 }),
+      dma: {
+        read: (gpa, n) => (gpa + n <= ram.length ? ram.slice(gpa, gpa + n) : undefined),
+        write: (gpa, bytes) => {
+          if (gpa + bytes.length > ram.length) return false;
+          ram.set(bytes, gpa);
+          return true;
+        },
+      },
+    });
+    const log: number[] = [];
+    const io = new PortBus();
+    io.register(FW_CFG_PORT, 2, fw, 'fw_cfg');
+    io.register(FW_CFG_DMA_PORT, 8, fw.dmaPort, 'fw_cfg dma');
+    io.register(
+      DEBUG_EXIT_PORT,
+      4,
+      new DebugExit({ events: { onExit: (st) => log.push(st) } }),
+      'debug-exit',
+    );
+    const cpu = new Cpu({ memory, io, clock });
+    cpu.enterFlatProtectedMode(0x10000);
+    expect(cpu.run(100_000).reason).toBe('hlt');
+    expect(log).toEqual([3]); // (1 << 1) | 1
+    expect(fw.dmaStats).toEqual({ transfers: 1, errors: 0 });
+    expect(io.unclaimed).toBe(0);
+  });
+
   it('a BIOS-less guest finds fw_cfg, PCI, the PM timer and the ACPI tables, then exits and powers off', () => {
     const clock = new MachineClock(1_000_000_000);
     const memory = new FlatMemory(1 << 20);
