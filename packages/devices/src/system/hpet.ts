@@ -8,8 +8,9 @@
  * stored as the absolute counter value at which they next fire; `nextDeadline()` converts that to a
  * clock cycle for the composer's scheduler and `update(now)` fires what is due.
  *
- * Register offsets follow spec §2.3 (Table 2-2 … 2-13); all registers are 64-bit and may be accessed
- * as 1, 2, 4 or 8 bytes (QEMU accepts 4 and 8; narrower accesses merge into the 64-bit register).
+ * Register offsets follow spec §2.3 (Table 2-2 … 2-13); all registers are 64-bit and are accessed
+ * with the CPU's MMIO sizes, 1, 2 or 4 bytes (QEMU accepts 4 and 8): a narrower access reads or
+ * merges its bytes of the 64-bit register.
  */
 import type { VirtualClock } from '@pv/x86-core';
 import { checkState, DevicesError, stateBool, stateInt } from '../errors';
