@@ -8,4 +8,9 @@ for (const name of Object.keys(expected)) {
 }
 const x86 = require('@pv/x86-core');
 assert.equal(x86.EXIT_NAMES.length, x86.EXIT_KINDS);
+// The shipped guest image resolves from the CJS build too.
+const { miniKernelImage, loadMultiboot } = require('@pv/guest');
+const image = miniKernelImage();
+assert.equal(image[0], 0x7f);
+assert.equal(typeof loadMultiboot, 'function');
 console.log('cjs ok');

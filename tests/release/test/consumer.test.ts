@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +48,7 @@ describe.skipIf(!built)('consumer check: npm install the packed packages into a 
       join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
     );
-    for (const f of ['esm.mjs', 'cjs.cjs', 'types.mts', 'tsconfig.json']) {
+    for (const f of ['esm.mjs', 'cjs.cjs', 'wiring.mjs', 'types.mts', 'tsconfig.json']) {
       copyFileSync(join(repoRoot, 'tests/release/consumer', f), join(project, f));
     }
     const files = readdirSync(tarballs).map((f) => join(tarballs, f));
@@ -84,6 +92,14 @@ describe.skipIf(!built)('consumer check: npm install the packed packages into a 
     expect(run(process.execPath, ['cjs.cjs'], project, env())).toContain('cjs ok');
   });
 
+  it("runs the README's wiring example: hand-wired modules boot the shipped mini kernel", () => {
+    const out = run(process.execPath, ['wiring.mjs'], project);
+    const results = out.split('\n').filter((l) => l.startsWith('RESULT '));
+    expect(results.map((l) => /workload=(\w+)/.exec(l)?.[1])).toEqual(['ptchurn', 'timer', 'ipi', 'console']);
+    for (const l of results) expect(l).toContain('status=ok');
+    expect(out).toContain('DONE');
+  });
+
   it('type-checks against the published declarations with node16 resolution', () => {
     const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
     expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], project)).toBe('');
@@ -92,4 +108,12 @@ describe.skipIf(!built)('consumer check: npm install the packed packages into a 
 
 describe.skipIf(built)('consumer check (skipped)', () => {
   it.skip('needs built packages: run `npm test` from the repository root, which builds first', () => {});
+});
+
+describe('the README wiring example', () => {
+  it('is the consumer check code, verbatim', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const example = readFileSync(join(repoRoot, 'tests/release/consumer/wiring.mjs'), 'utf8');
+    expect(readme).toContain(`\`\`\`js\n${example}\`\`\``);
+  });
 });
