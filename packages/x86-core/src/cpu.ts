@@ -132,10 +132,6 @@ export class Cpu implements CpuState {
   fetchStart = 0;
   fetchEnd = 0;
   fetchBias = 0;
-  /** The TLB slot, page and offset the window was opened from (re-validated per instruction). */
-  fetchPage = -1;
-  fetchAdj = 0;
-  fetchSlot = 0;
 
   /** Software TLB (copied from memory.tlb for the inline lookup). */
   tlbTag: Int32Array;
@@ -179,7 +175,7 @@ export class Cpu implements CpuState {
   /** TSC = clock cycles + tscOffset (MSR 0x10 writes adjust the offset). */
   tscOffset = 0;
   apicBase = 0xfee00900;
-  /** Host breakpoints on linear addresses (exit 'breakpoint'). */
+  /** Host breakpoints on linear addresses (exit 'breakpoint'; changes take effect at the next run()). */
   readonly breakpoints = new Set<number>();
   hasBreakpoints = false;
   /** The clock was synced at this instruction count. */
@@ -473,6 +469,10 @@ export class Cpu implements CpuState {
 
   /** Brings the clock up to the current instruction (before any call out to a bus). */
   syncClock(): void {
+    // Every call out of the CPU (memory slow path, buses, hypervisor) goes through here; the
+    // callee may change the TLB, so the fetch window closes (see fetch8).
+    this.fetchStart = 0;
+    this.fetchEnd = 0;
     const n = this.icount - this.syncedAt;
     this.syncedAt = this.icount;
     const c = n * this.cyclesPerInstruction + this.pendingCycles;
@@ -612,7 +612,8 @@ export class Cpu implements CpuState {
   /**
    * Fetches the next instruction byte at CS:EIP. The fast path reads through a window of EIP values
    * that map into the current code page and lie inside the CS limit (SDM §5.3); it is opened by
-   * fetchSlow and re-validated against the TLB at every instruction start.
+   * fetchSlow from a TLB hit. The TLB can only change while the CPU calls out (syncClock closes the
+   * window), on CS/CPL/paging changes (invalidateFetch) or between run() calls (runLoop closes it).
    */
   fetch8(): number {
     const ip = this.ip;
@@ -637,9 +638,6 @@ export class Cpu implements CpuState {
       this.fetchStart = start;
       this.fetchEnd = Math.min(start + 4096, ip + (this.csLimit - (ip >>> 0)) + 1);
       this.fetchBias = idx - ip;
-      this.fetchPage = page;
-      this.fetchSlot = i;
-      this.fetchAdj = adj;
     }
     return this.ram[idx]!;
   }

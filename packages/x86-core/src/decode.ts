@@ -38,9 +38,6 @@ export const MAX_INSN_LENGTH = 15;
 export function decode(cpu: Cpu): void {
   const start = cpu.ip;
   cpu.startIp = start;
-  // The MMU may have replaced the TLB entry the fetch window was opened from.
-  const slot = cpu.fetchSlot;
-  if (cpu.tlbTag[slot] !== cpu.fetchPage || cpu.tlbOff[slot] !== cpu.fetchAdj) cpu.invalidateFetch();
   let o32 = cpu.code32;
   let a32 = o32;
   let seg = -1;

@@ -42,12 +42,15 @@ export function runLoop(cpu: Cpu, max: number): number {
   // repeated string instructions, so that run() always returns; `icount` counts only retirements.
   let steps = 0;
   const poll = cpu.interrupts !== null;
+  const breakpoints = cpu.hasBreakpoints;
+  // Memory may have been remapped since the last run(): reopen the fetch window from the TLB.
+  cpu.invalidateFetch();
   for (;;) {
     try {
       while (steps < max) {
         steps++;
         if (poll) pollInterrupts(cpu);
-        if (cpu.hasBreakpoints) {
+        if (breakpoints) {
           const lin = (cpu.csBase + cpu.ip) >>> 0;
           if (cpu.breakpoints.has(lin) && cpu.resumeBp !== lin) {
             cpu.resumeBp = lin;

@@ -157,6 +157,13 @@ describe('Cpu API', () => {
     expect(m.cpu.run(4).instructions).toBe(4);
   });
 
+  it('self-modifying code: a store into the next instruction is seen when it executes', () => {
+    // mov byte [CODE+8], 0x42 (7 bytes); nop; mov al, 0x00 (patched to 0x42); hlt
+    const m = protectedMachine([0xc6, 0x05, ...le32(CODE + 9), 0x42, 0x90, 0xb0, 0x00, 0xf4]);
+    expect(m.cpu.run(10).reason).toBe('hlt');
+    expect(m.cpu.regs[0]! & 0xff).toBe(0x42);
+  });
+
   it('a snapshot is a copy that restores exactly', () => {
     const m = protectedMachine([0x40, 0x43, 0xeb, 0xfc]); // inc eax; inc ebx; jmp -4
     m.cpu.run(7);
