@@ -103,6 +103,23 @@ describe('82093AA delivery', () => {
     expect(reg(0x10 + 2 * 10) & 0x4000).toBe(0);
   });
 
+  it('version 0x20 adds the EOI register at 0x40 (ignored on the 82093AA)', () => {
+    for (const version of [0x11, 0x20] as const) {
+      const msgs: IoApicMessage[] = [];
+      const io = new IoApic({ sink: (m) => msgs.push(m), version });
+      io.mmioWrite(0x00, 4, 0x01);
+      expect(io.mmioRead(0x10, 4)).toBe(0x00170000 | version);
+      io.mmioWrite(0x00, 4, 0x10 + 2 * 9);
+      io.mmioWrite(0x10, 4, 0x00008059); // level, vector 0x59
+      io.setIrq(9, true);
+      io.mmioWrite(0x40, 4, 0x59); // Linux io_apic_eoi()
+      expect(msgs.length).toBe(version === 0x20 ? 2 : 1); // re-delivered: the pin is still asserted
+    }
+    expect(() => new IoApic({ sink: () => {}, version: 0x30 as 0x20 })).toThrow(
+      /version 48 is not 0x11 or 0x20/,
+    );
+  });
+
   it('delivers an asserted level pin when it is unmasked, and not while masked', () => {
     const { io, msgs, set } = rig();
     set(0x10 + 2 * 11, 0x00018061); // masked, level, vector 0x61
@@ -141,6 +158,9 @@ describe('82093AA delivery', () => {
     expect(copyMsgs).toEqual(msgs.slice(1));
     expect(copy.saveState()).toEqual(io.saveState());
     expect(() => IoApic.fromState({ ...state, redirection: [0] }, { sink: () => {} })).toThrow(/48 dwords/);
+    expect(() => IoApic.fromState(state, { sink: () => {}, version: 0x20 })).toThrow(
+      /version 0x11 IO-APIC restored as version 0x20/,
+    );
   });
 });
 

@@ -14,6 +14,7 @@ import {
   IOAPIC_DELMODE_EXTINT,
   IOAPIC_DELMODE_FIXED,
   IOAPIC_DELMODE_LOWEST,
+  IOAPIC_EOI,
   IOAPIC_ID_MASK,
   IOAPIC_IOREGSEL,
   IOAPIC_IOWIN,
@@ -33,6 +34,7 @@ import {
   IOAPIC_RTE_WRITABLE_LO,
   IOAPIC_VER_MAX_REDIR_SHIFT,
   IOAPIC_VERSION,
+  IOAPIC_VERSION_20,
 } from './registers';
 
 /** An interrupt message on the APIC bus. */
@@ -59,12 +61,19 @@ export interface IoApicOptions {
   sink: (msg: IoApicMessage) => void;
   /** APIC ID at reset (the MADT's IOAPIC ID). Default 0. */
   id?: number;
+  /**
+   * 0x11 (default): the 82093AA. 0x20: an ICH-style IO-APIC (QEMU's default) that adds the EOI
+   * register at offset 0x40, which Linux uses for level-triggered EOIs when it finds version >= 0x20.
+   */
+  version?: 0x11 | 0x20;
 }
 
 /** Plain, versioned snapshot. */
 export interface IoApicState {
   kind: 'ioapic82093';
   version: 1;
+  /** The chip's version register (0x11 or 0x20); `fromState` must be given the same option. */
+  chipVersion: number;
   id: number;
   arb: number;
   ioregsel: number;
@@ -100,6 +109,7 @@ export class IoApic {
 
   private readonly sink: (msg: IoApicMessage) => void;
   private id: number;
+  private readonly version: number;
   private arb: number;
   private ioregsel = 0;
   /** Redirection table: low dword at [2n], high dword at [2n+1]. */
@@ -114,6 +124,11 @@ export class IoApic {
     if (!Number.isInteger(id) || id < 0 || id > 15) {
       throw new DevicesError('INVALID_CONFIG', `IoApic id ${String(id)} is not in 0..15`);
     }
+    const version = options.version ?? IOAPIC_VERSION;
+    if (version !== IOAPIC_VERSION && version !== IOAPIC_VERSION_20) {
+      throw new DevicesError('INVALID_CONFIG', `IoApic version ${String(version)} is not 0x11 or 0x20`);
+    }
+    this.version = version;
     this.sink = options.sink;
     this.id = id;
     this.arb = id;
@@ -195,6 +210,10 @@ export class IoApic {
       if (shift === 0) this.ioregsel = value & 0xff;
       return;
     }
+    if (reg === IOAPIC_EOI) {
+      if (this.version >= IOAPIC_VERSION_20 && shift === 0) this.eoi(value & 0xff);
+      return;
+    }
     if (reg !== IOAPIC_IOWIN) return;
     let v = value & width;
     if (size !== 4 || shift !== 0) {
@@ -210,6 +229,7 @@ export class IoApic {
     return {
       kind: KIND,
       version: 1,
+      chipVersion: this.version,
       id: this.id,
       arb: this.arb,
       ioregsel: this.ioregsel,
@@ -220,6 +240,13 @@ export class IoApic {
 
   private restore(state: IoApicState): void {
     const s = checkState(state, KIND, 1);
+    const chipVersion = stateInt(s, KIND, 'chipVersion', 0, 255);
+    if (chipVersion !== this.version) {
+      throw new DevicesError(
+        'INVALID_STATE',
+        `${KIND} snapshot of a version 0x${chipVersion.toString(16)} IO-APIC restored as version 0x${this.version.toString(16)}`,
+      );
+    }
     this.id = stateInt(s, KIND, 'id', 0, 15);
     this.arb = stateInt(s, KIND, 'arb', 0, 15);
     this.ioregsel = stateInt(s, KIND, 'ioregsel', 0, 255);
@@ -242,7 +269,7 @@ export class IoApic {
       case IOAPIC_REG_ID:
         return this.id << 24;
       case IOAPIC_REG_VER:
-        return IOAPIC_VERSION | ((IOAPIC_NUM_PINS - 1) << IOAPIC_VER_MAX_REDIR_SHIFT);
+        return this.version | ((IOAPIC_NUM_PINS - 1) << IOAPIC_VER_MAX_REDIR_SHIFT);
       case IOAPIC_REG_ARB:
         return this.arb << 24;
       default: {

@@ -12,6 +12,8 @@ export const IOAPIC_MMIO_SIZE = 0x1000;
 export const IOAPIC_IOREGSEL = 0x00;
 /** I/O Window (32 bits): the register IOREGSEL selects. */
 export const IOAPIC_IOWIN = 0x10;
+/** EOI register (write only, version 0x20 and later; ICH datasheet "IOAPIC EOI"): bits 7:0 = vector. */
+export const IOAPIC_EOI = 0x40;
 
 // ---- Indirect registers ----
 /** IOAPICID: bits 27:24 = APIC ID. */
@@ -27,6 +29,8 @@ export const IOAPIC_ID_SHIFT = 24;
 export const IOAPIC_ID_MASK = 0x0f000000;
 /** The 82093AA's version number. */
 export const IOAPIC_VERSION = 0x11;
+/** The version of the ICH-integrated IO-APICs (and QEMU's default), which adds the EOI register. */
+export const IOAPIC_VERSION_20 = 0x20;
 export const IOAPIC_VER_MAX_REDIR_SHIFT = 16;
 /** Number of redirection entries (interrupt input pins). */
 export const IOAPIC_NUM_PINS = 24;
