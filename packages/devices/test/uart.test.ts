@@ -221,7 +221,12 @@ describe('Uart16550 interrupts', () => {
 describe('Uart16550 input backpressure', () => {
   it('never drops a host byte: the queue refuses what does not fit and the guest gets everything in order', () => {
     let drained = 0;
-    const { uart } = rig({ inputCapacity: 32, events: { inputDrained: () => drained++ } });
+    let reads = 0;
+    let missed = 0;
+    const { uart } = rig({
+      inputCapacity: 32,
+      events: { inputDrained: () => drained++, bufferRead: () => reads++, missedRead: () => missed++ },
+    });
     uart.write(UART_FCR, 0x01);
     const data = Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff);
     let sent = uart.enqueueInput(data);
@@ -235,8 +240,10 @@ describe('Uart16550 input backpressure', () => {
     expect(got).toEqual(data);
     expect(uart.counters.missedReads).toBe(0);
     expect(drained).toBeGreaterThan(0);
-    uart.read(UART_RX);
+    expect(reads).toBe(100);
+    expect(uart.read(UART_RX)).toBe(0);
     expect(uart.counters.missedReads).toBe(1);
+    expect(missed).toBe(1);
   });
 
   it('keeps queued input while in loopback and delivers it afterwards', () => {
