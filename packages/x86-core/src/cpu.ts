@@ -253,17 +253,34 @@ export class Cpu implements CpuState {
   get instructions(): number {
     return this.icount;
   }
+  /** Control registers. Host writes (loaders, tests) take effect at once and reach the MMU. */
   get cr0(): number {
     return this.cr[0]! >>> 0;
+  }
+  set cr0(v: number) {
+    this.cr[0] = v | CR0_ET;
+    this.refreshAllSegmentRights();
+    this.pushPagingState();
   }
   get cr2(): number {
     return this.cr[2]! >>> 0;
   }
+  set cr2(v: number) {
+    this.cr[2] = v;
+  }
   get cr3(): number {
     return this.cr[3]! >>> 0;
   }
+  set cr3(v: number) {
+    this.cr[3] = v;
+    this.pushPagingState();
+  }
   get cr4(): number {
     return this.cr[4]! >>> 0;
+  }
+  set cr4(v: number) {
+    this.cr[4] = v;
+    this.pushPagingState();
   }
 
   /** Requests a 'stop' exit at the next instruction boundary (callable from a device callback). */

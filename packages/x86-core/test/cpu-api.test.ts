@@ -157,6 +157,23 @@ describe('Cpu API', () => {
     expect(m.cpu.run(4).instructions).toBe(4);
   });
 
+  it('pushes paging state to the Memory on CR writes (host and guest)', () => {
+    const states: { cr0: number; cr3: number; cpl: number }[] = [];
+    class Spy extends FlatMemory {
+      override setPagingState(s: { cr0: number; cr3: number; cpl: number }): void {
+        states.push({ cr0: s.cr0, cr3: s.cr3, cpl: s.cpl });
+      }
+    }
+    const mem = new Spy(1 << 20);
+    mem.load(0x1000, Uint8Array.from([0xb8, ...le32(0x5000), 0x0f, 0x22, 0xd8, 0xf4])); // mov eax,0x5000; mov cr3,eax; hlt
+    const cpu = new Cpu({ memory: mem });
+    cpu.enterFlatProtectedMode(0x1000);
+    cpu.cr3 = 0x2000;
+    expect(states.at(-1)).toEqual({ cr0: 0x60000011, cr3: 0x2000, cpl: 0 });
+    cpu.run(10);
+    expect(states.at(-1)!.cr3).toBe(0x5000);
+  });
+
   it('self-modifying code: a store into the next instruction is seen when it executes', () => {
     // mov byte [CODE+8], 0x42 (7 bytes); nop; mov al, 0x00 (patched to 0x42); hlt
     const m = protectedMachine([0xc6, 0x05, ...le32(CODE + 9), 0x42, 0x90, 0xb0, 0x00, 0xf4]);
