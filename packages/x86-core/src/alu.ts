@@ -3,7 +3,7 @@
  * (SDM Vol. 2). Flags are recorded lazily (flags.ts).
  */
 import type { Cpu } from './cpu';
-import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SUB, getCF } from './flags';
+import { CC_ADC, CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SBB, CC_SUB, getCF } from './flags';
 import { getReg, readAddr, rmwAddr, rmwRead, rmwWrite, setReg } from './operands';
 
 /** Group-1 operation numbers (ModRM.reg of 80..83, bits 5..3 of 00..3D). */
@@ -24,46 +24,52 @@ export function signBit(size: number): number {
 /** Computes `a op b`, records the flags and returns the (unmasked) result. */
 export function alu(cpu: Cpu, kind: number, a: number, b: number, sz: number): number {
   let r: number;
-  let c = 0;
-  let cc: number;
   switch (kind) {
     case ALU_ADD:
       r = (a + b) | 0;
-      cc = CC_ADD;
+      cpu.ccOp = CC_ADD;
       break;
     case ALU_OR:
       r = a | b;
-      cc = CC_LOGIC;
-      break;
-    case ALU_ADC:
-      c = getCF(cpu);
+      cpu.ccOp = CC_LOGIC;
+      cpu.ccR = r;
+      cpu.ccSz = sz;
+      return r;
+    case ALU_ADC: {
+      const c = getCF(cpu);
       r = (a + b + c) | 0;
-      cc = CC_ADD;
+      cpu.ccOp = CC_ADC;
+      cpu.ccC = c;
       break;
-    case ALU_SBB:
-      c = getCF(cpu);
+    }
+    case ALU_SBB: {
+      const c = getCF(cpu);
       r = (a - b - c) | 0;
-      cc = CC_SUB;
+      cpu.ccOp = CC_SBB;
+      cpu.ccC = c;
       break;
+    }
     case ALU_AND:
       r = a & b;
-      cc = CC_LOGIC;
-      break;
+      cpu.ccOp = CC_LOGIC;
+      cpu.ccR = r;
+      cpu.ccSz = sz;
+      return r;
     case ALU_XOR:
       r = a ^ b;
-      cc = CC_LOGIC;
-      break;
+      cpu.ccOp = CC_LOGIC;
+      cpu.ccR = r;
+      cpu.ccSz = sz;
+      return r;
     default:
       r = (a - b) | 0;
-      cc = CC_SUB;
+      cpu.ccOp = CC_SUB;
       break;
   }
-  cpu.ccOp = cc;
   cpu.ccA = a;
   cpu.ccB = b;
   cpu.ccR = r;
   cpu.ccSz = sz;
-  cpu.ccC = c;
   return r;
 }
 
@@ -74,17 +80,13 @@ export function cmpFlags(cpu: Cpu, a: number, b: number, sz: number): void {
   cpu.ccB = b;
   cpu.ccR = (a - b) | 0;
   cpu.ccSz = sz;
-  cpu.ccC = 0;
 }
 
 /** Records logic flags of `r` (TEST, AND…). */
 export function logicFlags(cpu: Cpu, r: number, sz: number): void {
   cpu.ccOp = CC_LOGIC;
-  cpu.ccA = 0;
-  cpu.ccB = 0;
   cpu.ccR = r;
   cpu.ccSz = sz;
-  cpu.ccC = 0;
 }
 
 /**

@@ -9,9 +9,9 @@ import type { Cpu } from './cpu';
 
 /** The arithmetic flags are in cpu.flags. */
 export const CC_NONE = 0;
-/** ADD/ADC-style: CF from the unsigned sum, OF from the signed sum. ccC = carry in. */
+/** ADD: CF from the unsigned sum, OF from the signed sum. */
 export const CC_ADD = 1;
-/** SUB/SBB/CMP/NEG-style. ccC = borrow in. */
+/** SUB/CMP/NEG. */
 export const CC_SUB = 2;
 /** AND/OR/XOR/TEST: CF = OF = 0, AF = 0. */
 export const CC_LOGIC = 3;
@@ -19,6 +19,10 @@ export const CC_LOGIC = 3;
 export const CC_INC = 4;
 /** DEC: like SUB with B = 1 but CF preserved (in ccC). */
 export const CC_DEC = 5;
+/** ADC: like ADD with the carry in in ccC. */
+export const CC_ADC = 6;
+/** SBB: like SUB with the borrow in in ccC. */
+export const CC_SBB = 7;
 
 /** Parity of the low byte: 1 when the number of set bits is even (PF). */
 export const PARITY = new Uint8Array(256);
@@ -43,12 +47,16 @@ export function getCF(cpu: Cpu): number {
   switch (cpu.ccOp) {
     case CC_NONE:
       return cpu.flags & FLAG_CF;
-    case CC_ADD: {
+    case CC_ADD:
+      return mask(cpu.ccSz, cpu.ccR) < mask(cpu.ccSz, cpu.ccA) ? 1 : 0;
+    case CC_SUB:
+      return mask(cpu.ccSz, cpu.ccA) < mask(cpu.ccSz, cpu.ccB) ? 1 : 0;
+    case CC_ADC: {
       const r = mask(cpu.ccSz, cpu.ccR);
       const a = mask(cpu.ccSz, cpu.ccA);
       return (cpu.ccC ? r <= a : r < a) ? 1 : 0;
     }
-    case CC_SUB: {
+    case CC_SBB: {
       const a = mask(cpu.ccSz, cpu.ccA);
       const b = mask(cpu.ccSz, cpu.ccB);
       return (cpu.ccC ? a <= b : a < b) ? 1 : 0;
@@ -76,9 +84,11 @@ export function getOF(cpu: Cpu): number {
     case CC_NONE:
       return (cpu.flags >> 11) & 1;
     case CC_ADD:
+    case CC_ADC:
     case CC_INC:
       return (((cpu.ccA ^ cpu.ccR) & (cpu.ccB ^ cpu.ccR)) >> s) & 1;
     case CC_SUB:
+    case CC_SBB:
     case CC_DEC:
       return (((cpu.ccA ^ cpu.ccB) & (cpu.ccA ^ cpu.ccR)) >> s) & 1;
     default:
@@ -134,7 +144,7 @@ export function szp(result: number, sz: number): number {
 export function cond(cpu: Cpu, cc: number): boolean {
   // Fast path: the flags of a CMP/SUB/logic result, the common producers before a Jcc.
   const op = cpu.ccOp;
-  if (op === CC_SUB && cpu.ccC === 0 && cpu.ccSz === 31) {
+  if (op === CC_SUB && cpu.ccSz === 31) {
     const a = cpu.ccA;
     const b = cpu.ccB;
     switch (cc) {
