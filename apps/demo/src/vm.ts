@@ -3,7 +3,7 @@
  *
  *   x86-core Cpu ──Memory──▶ mmu Mmu ──MMIO──▶ xAPIC page (trap path → paravirt-ops → apic)
  *        │                                 └─▶ IO-APIC
- *        ├──IoBus──▶ devices PortBus: COM1, PIC pair, PIT (+port 0x61), RTC, i8042, 0x92, 0xCF9,
+ *        ├──IoBus──▶ devices PortBus: COM1, PIC pair, PIT (+port 0x61), RTC, i8042, 0x92, PCI + 0xCF9,
  *        │                           POST 0x80/0x190, debugcon 0xE9, debug-exit 0xF4
  *        ├──MsrBus──▶ paravirt-ops trap path (x2APIC, kvmclock, PV EOI) → apic / kvmclock
  *        ├──InterruptLine──▶ apic LocalApic (LINT0 = PIC virtual wire)
@@ -15,19 +15,18 @@
  */
 import { APIC_DEFAULT_ADDRESS, ApicBus, LocalApic } from '@pv/apic';
 import {
+  createI440fxHostBridge,
   DebugConsole,
   DebugExit,
   I8042,
-  I8042_DATA,
-  I8042_STATUS,
   IOAPIC_DEFAULT_BASE,
   IOAPIC_MMIO_SIZE,
   IoApic,
+  PciHost,
   Pic8259Pair,
   Pit8254,
   Port92,
   PortBus,
-  type PortDevice,
   PostPort,
   ResetControl,
   Rtc,
@@ -191,13 +190,15 @@ export class Vm {
     this.ports.registerBytes(0x40, 4, this.pit, 'pit');
     this.ports.registerBytes(0x61, 1, this.pit.portB, 'port61');
     this.ports.registerBytes(0x70, 2, this.rtc, 'rtc');
-    // The i8042's data (0x60) and status/command (0x64) ports straddle port 0x61, so each is
-    // registered on its own at the controller's register offset.
-    const kbd = new I8042({ events });
-    this.ports.register(0x60, 1, atOffset(kbd, I8042_DATA), 'i8042-data');
-    this.ports.register(0x64, 1, atOffset(kbd, I8042_STATUS), 'i8042-status');
+    const kbc = new I8042({ events });
+    this.ports.register(0x60, 1, kbc.dataPort, 'i8042-data');
+    this.ports.register(0x64, 1, kbc.commandPort, 'i8042-command');
     this.ports.register(0x92, 1, new Port92({ events }), 'port92');
-    this.ports.register(0xcf9, 1, new ResetControl({ events }), 'reset-control');
+    // PCI configuration mechanism #1 with an i440FX host bridge; the reset control register 0xCF9
+    // shares the 0xCF8 dword.
+    const pci = new PciHost({ resetControl: new ResetControl({ events }) });
+    pci.bus.register(0, 0, createI440fxHostBridge());
+    this.ports.register(0xcf8, 8, pci, 'pci-config');
     this.ports.register(0x80, 1, this.post, 'post');
     this.ports.register(0x190, 1, this.post, 'post-190');
     this.ports.register(0xe9, 1, new DebugConsole({ output: (b) => console(Uint8Array.of(b)) }), 'debugcon');
@@ -405,14 +406,6 @@ export class Vm {
     if (this.rtc.nextDeadline() <= now) this.rtc.update();
     for (const v of this.vcpus) if (v.apic.nextDeadline() <= now) v.apic.tick();
   }
-}
-
-/** A port device that answers at one fixed register offset of `device`. */
-function atOffset(device: PortDevice, offset: number): PortDevice {
-  return {
-    read: (_o, size) => device.read(offset, size),
-    write: (_o, size, value) => device.write(offset, size, value),
-  };
 }
 
 /** paravirt-ops' view of an x86-core vCPU (created before the Cpu, so it looks it up lazily). */
