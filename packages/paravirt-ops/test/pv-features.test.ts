@@ -153,6 +153,29 @@ describe('PV EOI, NOP_IO_DELAY, console', () => {
   });
 });
 
+describe('time ops', () => {
+  it('setTimer arms a one-shot APIC timer; setDeadline a TSC deadline; systemTimeNs follows the clock', () => {
+    const m = buildMachine({ vcpus: 1, hz: 100_000_000 });
+    expect(m.top.time.setTimer(0, 0x45, 100)).toBe(0);
+    m.clock.advance(99);
+    expect(m.top.apic.pending(0)).toBe(false);
+    m.clock.advance(1);
+    expect(m.top.apic.pending(0)).toBe(true);
+    expect(m.top.apic.acknowledge(0)).toBe(0x45);
+    m.top.apic.eoi(0);
+    // TSC-deadline mode (LVTT bits 18:17 = 10b), then the deadline MSR.
+    expect(m.top.apic.write(0, 0x32, 0x40046)).toBe(0);
+    expect(m.top.time.setDeadline(0, BigInt(m.top.time.tsc() + 50))).toBe(true);
+    m.clock.advance(49);
+    expect(m.top.apic.pending(0)).toBe(false);
+    m.clock.advance(1);
+    expect(m.top.apic.pending(0)).toBe(true);
+    expect(m.top.apic.acknowledge(0)).toBe(0x46);
+    expect(m.top.time.tsc()).toBe(150);
+    expect(m.top.time.systemTimeNs()).toBe(1500n); // 150 cycles at 100 MHz
+  });
+});
+
 describe('partial failure and CPU ops', () => {
   it('a PT batch stops at the first bad entry and reports it in the status record', () => {
     const m = buildMachine({ vcpus: 1 });
