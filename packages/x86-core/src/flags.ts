@@ -5,7 +5,7 @@
  */
 
 import { FLAG_AF, FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF, FLAGS_ARITH } from './constants';
-import type { Cpu } from './cpu';
+import type { CpuCore as Cpu } from './core';
 
 /** The arithmetic flags are in cpu.flags. */
 export const CC_NONE = 0;
