@@ -34,7 +34,7 @@ function machine() {
 function encode(codec, values) {
   const bytes = new Uint8Array(codec.size * values.length);
   const view = new DataView(bytes.buffer);
-  values.forEach((v, i) => codec.encode(view, v, i * codec.size));
+  for (const [i, v] of values.entries()) codec.encode(view, v, i * codec.size);
   return bytes;
 }
 
