@@ -4,6 +4,7 @@
  */
 import type { AdvertisedFeatures, KvmFeatureName, PvFeatureName } from '@pv/hypercall';
 import type { PvMachine } from './machine';
+import type { PvOps } from './types';
 
 /** The feature set to advertise for `machine`. */
 export function advertisedFeatures(machine: PvMachine): AdvertisedFeatures {
@@ -28,4 +29,18 @@ export function advertisedFeatures(machine: PvMachine): AdvertisedFeatures {
   ];
   if (machine.console !== undefined) pv.push('PV_FEATURE_CONSOLE_WRITE');
   return { kvm, pv };
+}
+
+/**
+ * The hypervisor CPUID leaves as the ops answer them, in the shape of x86-core's
+ * `CpuidConfig.leaves` (for a CPU that answers CPUID itself instead of exiting).
+ */
+export function hypervisorLeaves(
+  ops: PvOps,
+  vcpu: number,
+): Record<number, readonly [number, number, number, number]> {
+  const out: Record<number, readonly [number, number, number, number]> = {};
+  for (const leaf of [0x40000000, 0x40000001, 0x40000100, 0x40000101])
+    out[leaf] = ops.cpu.cpuid(vcpu, leaf, 0);
+  return out;
 }

@@ -1,7 +1,7 @@
 export { createDirectOps } from './backend';
 export type { ParavirtErrorCode } from './errors';
 export { ParavirtError } from './errors';
-export { advertisedFeatures } from './features';
+export { advertisedFeatures, hypervisorLeaves } from './features';
 export type { BindHypercallsOptions } from './hypercalls';
 export { bindHypercalls, guestMemoryOf, hypercallHandlers, pvEoiMemoryOf } from './hypercalls';
 export type { KvmClockOptions, PvclockUpdatePhase } from './kvmclock';

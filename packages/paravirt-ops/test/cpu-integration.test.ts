@@ -4,6 +4,7 @@
  */
 import { Cpu, EXIT_HYPERCALL, EXIT_MSR } from '@pv/x86-core';
 import { describe, expect, it } from 'vitest';
+import { hypervisorLeaves } from '../src/index';
 import { buildMachine, encodeList, HC, Scratch } from './helpers';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -11,9 +12,7 @@ const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >
 describe('with the x86-core Cpu', () => {
   it('a guest discovers KVM in CPUID, batches APIC writes with VMCALL and enables kvmclock with WRMSR', () => {
     const m = buildMachine({ vcpus: 1, setup: false });
-    const leaves: Record<number, readonly [number, number, number, number]> = {};
-    for (const leaf of [0x40000000, 0x40000001, 0x40000100, 0x40000101])
-      leaves[leaf] = m.top.cpu.cpuid(0, leaf, 0);
+    const leaves = hypervisorLeaves(m.top, 0);
     const cpu = new Cpu({
       memory: m.mmu,
       hypervisor: m.hc[0],
