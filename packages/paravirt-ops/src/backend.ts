@@ -81,10 +81,19 @@ export function createDirectOps(machine: PvMachine): PvOps {
     ac: false,
   });
 
+  /**
+   * An NMI is pending at the APIC. @pv/apic only offers the consuming `nmi()`, so this reads the
+   * snapshot; it is only asked for halted vCPUs.
+   */
+  const nmiPending = (a: LocalApic): boolean => a.saveState().nmiPending;
+
+  /** Can the vCPU leave HLT now: a maskable interrupt with IF = 1, or an NMI (SDM 6.7.1)? */
+  const canWake = (v: PvVcpu): boolean => (v.cpu.interruptsEnabled && v.apic.pending()) || nmiPending(v.apic);
+
   /** Wake a halted vCPU if it can take an interrupt now. */
   const wakeIfPending = (vcpu: number): void => {
     const v = vcpus[vcpu]!;
-    if (v.cpu.halted && v.cpu.interruptsEnabled && v.apic.pending()) {
+    if (v.cpu.halted && canWake(v)) {
       v.cpu.halted = false;
       sched.wake?.(vcpu);
     }
@@ -100,7 +109,7 @@ export function createDirectOps(machine: PvMachine): PvOps {
       kicked[vcpu] = 0;
       return false;
     }
-    if (v.cpu.interruptsEnabled && v.apic.pending()) return false;
+    if (canWake(v)) return false;
     v.cpu.halted = true;
     return true;
   };

@@ -98,6 +98,17 @@ describe('PV unhalt, send-IPI, sched-yield', () => {
     expect(m.hc[0]!.invoke(HC.KVM_HC_SEND_IPI, 1, 0, 0, 0x500)).toBe(-ERRNO.KVM_EINVAL); // INIT
   });
 
+  it('an NMI IPI wakes a halted vCPU even with IF = 0; a fixed one waits for IF', () => {
+    const m = buildMachine({ vcpus: 2 });
+    expect(m.top.irq.halt(1)).toBe(true); // IF = 0
+    expect(m.hc[0]!.invoke(HC.KVM_HC_SEND_IPI, 0b10, 0, 0, 0x40)).toBe(1);
+    expect(m.cpus[1]!.halted).toBe(true);
+    expect(m.hc[0]!.invoke(HC.KVM_HC_SEND_IPI, 0b10, 0, 0, 0x400)).toBe(1); // NMI
+    expect(m.cpus[1]!.halted).toBe(false);
+    expect(m.apics[1]!.nmi()).toBe(true);
+    expect(m.top.irq.halt(1)).toBe(true);
+  });
+
   it('SCHED_YIELD reaches the scheduler hook with the target vCPU', () => {
     const calls: [number, number][] = [];
     const m = buildMachine({ vcpus: 2 });
