@@ -83,7 +83,6 @@ export class CpuCore {
   seg = SREG_DS;
   segOverride = -1;
   rep = 0;
-  lock = false;
   isMem = false;
   eaBase = -1;
   eaIndex = -1;
@@ -116,8 +115,6 @@ export class CpuCore {
   kindWrite = ACCESS_WRITE;
   kindFetch = ACCESS_FETCH;
 
-  /** A repeated string instruction yielded to the run loop before finishing (not yet retired). */
-  repYield = false;
   /** Retired instructions. */
   icount = 0;
   /** Pending run-loop stop (STOP_*). */

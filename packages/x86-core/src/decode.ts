@@ -93,7 +93,6 @@ export function decode(cpu: Cpu): void {
   cpu.o32 = o32;
   cpu.a32 = a32;
   cpu.rep = rep;
-  cpu.lock = lock;
   cpu.segOverride = seg;
   let isMem = false;
   if (f & F_MODRM) {

@@ -61,8 +61,7 @@ export function runLoop(cpu: Cpu, max: number): number {
         cpu.startSp = cpu.regs[4]!;
         decode(cpu);
         execute(cpu);
-        if (cpu.repYield) cpu.repYield = false;
-        else cpu.icount++;
+        cpu.icount++;
         if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
       }
       return STOP_NONE;
@@ -73,7 +72,6 @@ export function runLoop(cpu: Cpu, max: number): number {
       cpu.regs[4] = cpu.startSp;
       deliver(cpu, cpu.excVector, cpu.excError, SRC_FAULT);
       // The faulting instruction did not retire; its delivery still used a step of the budget.
-      cpu.repYield = false;
       if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
     }
   }

@@ -104,7 +104,8 @@ export function stringOp(cpu: Cpu, op: number): void {
       // Yield to the run loop: the instruction restarts with the updated registers, so interrupts
       // and the budget are honoured during long repeats (as hardware does between iterations).
       cpu.ip = cpu.startIp;
-      cpu.repYield = true;
+      // Not retired yet: cancel the run loop's increment for this step.
+      cpu.icount--;
       return;
     }
   }

@@ -174,6 +174,19 @@ describe('Cpu API', () => {
     expect(states.at(-1)!.cr3).toBe(0x5000);
   });
 
+  it('a long REP STOSB yields to the run loop but retires as one instruction', () => {
+    const m = protectedMachine([0xf3, 0xaa, 0xf4]); // rep stosb; hlt
+    m.cpu.regs[1] = 10_000;
+    m.cpu.regs[7] = 0x100000;
+    m.cpu.regs[0] = 0x5a;
+    expect(m.cpu.run(2).reason).toBe('budget'); // two steps of 4096 elements each
+    expect(m.cpu.regs[1]).toBe(10_000 - 2 * 4096);
+    expect(m.cpu.instructions).toBe(0);
+    expect(m.cpu.run(100)).toEqual({ reason: 'hlt', instructions: 2 });
+    expect(m.cpu.regs[1]).toBe(0);
+    expect(m.mem.bytes[0x100000 + 9_999]).toBe(0x5a);
+  });
+
   it('self-modifying code: a store into the next instruction is seen when it executes', () => {
     // mov byte [CODE+8], 0x42 (7 bytes); nop; mov al, 0x00 (patched to 0x42); hlt
     const m = protectedMachine([0xc6, 0x05, ...le32(CODE + 9), 0x42, 0x90, 0xb0, 0x00, 0xf4]);
