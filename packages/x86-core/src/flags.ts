@@ -23,6 +23,8 @@ export const CC_DEC = 5;
 export const CC_ADC = 6;
 /** SBB: like SUB with the borrow in in ccC. */
 export const CC_SBB = 7;
+/** SHL/SHR/SAR/SHLD/SHRD: CF in ccC bit 0, OF in ccC bit 11, AF = 0, SF/ZF/PF from the result. */
+export const CC_SHIFT = 8;
 
 /** Parity of the low byte: 1 when the number of set bits is even (PF). */
 export const PARITY = new Uint8Array(256);
@@ -63,6 +65,8 @@ export function getCF(cpu: Cpu): number {
     }
     case CC_LOGIC:
       return 0;
+    case CC_SHIFT:
+      return cpu.ccC & 1;
     default:
       return cpu.ccC;
   }
@@ -91,6 +95,8 @@ export function getOF(cpu: Cpu): number {
     case CC_SBB:
     case CC_DEC:
       return (((cpu.ccA ^ cpu.ccB) & (cpu.ccA ^ cpu.ccR)) >> s) & 1;
+    case CC_SHIFT:
+      return (cpu.ccC >> 11) & 1;
     default:
       return 0;
   }
@@ -103,7 +109,7 @@ export function getPF(cpu: Cpu): number {
 
 export function getAF(cpu: Cpu): number {
   if (cpu.ccOp === CC_NONE) return (cpu.flags >> 4) & 1;
-  if (cpu.ccOp === CC_LOGIC) return 0;
+  if (cpu.ccOp === CC_LOGIC || cpu.ccOp === CC_SHIFT) return 0;
   return ((cpu.ccA ^ cpu.ccB ^ cpu.ccR) >> 4) & 1;
 }
 

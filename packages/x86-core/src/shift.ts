@@ -6,7 +6,7 @@
 import { signBit } from './alu';
 import { FLAG_CF, FLAG_OF, FLAGS_ARITH } from './constants';
 import type { Cpu } from './cpu';
-import { flushFlags, getCF, szp } from './flags';
+import { CC_SHIFT, flushFlags, getCF } from './flags';
 import { getReg, rmwAddr, rmwRead, rmwWrite } from './operands';
 
 export const SH_ROL = 0;
@@ -115,7 +115,11 @@ export function shift(cpu: Cpu, kind: number, a: number, size: number, count: nu
       break;
     }
   }
-  setFlags(cpu, cf | (of << 11) | szp(r, sz), 0);
+  // All six flags are defined by the result: record them lazily (flags.ts CC_SHIFT).
+  cpu.ccOp = CC_SHIFT;
+  cpu.ccR = r;
+  cpu.ccSz = sz;
+  cpu.ccC = cf | (of << 11);
   return r;
 }
 
@@ -153,6 +157,9 @@ export function shiftDouble(cpu: Cpu, right: boolean, count: number): void {
     }
   }
   const of = ((r ^ a) >>> sz) & 1;
-  setFlags(cpu, cf | (of << 11) | szp(r, sz), 0);
+  cpu.ccOp = CC_SHIFT;
+  cpu.ccR = r;
+  cpu.ccSz = sz;
+  cpu.ccC = cf | (of << 11);
   rmwWrite(cpu, lin, size, r);
 }
