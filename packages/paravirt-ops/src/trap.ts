@@ -132,6 +132,16 @@ export class TrapPath {
   }
 
   /**
+   * @pv/mmu's `onPageTableWrite` hook: the Mmu has already stored to a tracked page-table frame
+   * (shadow model); this records the 'ptwrite' exit. The store did not go through `set_pte`, so,
+   * as on hardware, the guest must flush stale translations itself (wire
+   * `mmu.onPageTableWrite = (ppn) => trap.pageTableWritten(ppn)`).
+   */
+  pageTableWritten(_ppn: number): void {
+    this.ops.exit.record(this.vcpu, 'trap', 'ptwrite');
+  }
+
+  /**
    * A guest store to a frame tracked as a page table (shadow model 'ptwrite' exit), emulated as
    * set_pte: an aligned 4-byte (or 8-byte PAE) entry. 0 or -errno (the store is then dropped).
    */

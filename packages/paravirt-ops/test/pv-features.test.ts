@@ -164,6 +164,19 @@ describe('PV EOI, NOP_IO_DELAY, console', () => {
   });
 });
 
+describe('shadow page-table write exits', () => {
+  it("the Mmu's onPageTableWrite hook is counted as a 'ptwrite' trap exit", () => {
+    const m = buildMachine({ vcpus: 1 });
+    m.mmu.onPageTableWrite = (ppn) => m.traps[0]!.pageTableWritten(ppn);
+    m.mmu.setPageTableTracking(true);
+    expect(m.mmu.read32(0x400000, 0)).toBe(0xf0000010); // walks PD and PT_A: both now tracked
+    // Identity-map PT_A's frame through the large page at 0xc00000 and store to it natively.
+    m.mmu.write32(0xc00000 + 0x2000, ((0x2a << 12) | 3) >>> 0, 1);
+    expect(m.mmu.exits.ptwrite).toBe(1);
+    expect(m.ops.stats.exits('trap', 'ptwrite')).toBe(1);
+  });
+});
+
 describe('time ops', () => {
   it('setTimer arms a one-shot APIC timer; setDeadline a TSC deadline; systemTimeNs follows the clock', () => {
     const m = buildMachine({ vcpus: 1, hz: 100_000_000 });
