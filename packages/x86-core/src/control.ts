@@ -56,7 +56,7 @@ export function jumpFar(cpu: Cpu, sel: number, off: number): void {
     cpu.ip = ip;
     return;
   }
-  loadCodeSegment(cpu, sel, cpu.o32 ? off : off & 0xffff, cpu.cplValue);
+  loadCodeSegment(cpu, sel, cpu.o32 ? off : off & 0xffff, cpu.cplValue, true);
   cpu.ip = cpu.o32 ? off : off & 0xffff;
 }
 
@@ -74,7 +74,7 @@ export function callFar(cpu: Cpu, sel: number, off: number): void {
   if (!isProtected(cpu)) {
     if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
-  } else loadCodeSegment(cpu, sel, ip, cpu.cplValue);
+  } else loadCodeSegment(cpu, sel, ip, cpu.cplValue, true);
   cpu.ip = ip;
 }
 

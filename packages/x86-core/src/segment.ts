@@ -131,9 +131,16 @@ export function loadSegment(cpu: Cpu, sreg: number, sel: number): void {
 /**
  * Checks a far-transfer target code segment in protected mode (JMP/CALL/RET/IRET/interrupt,
  * same privilege only in part 1) and loads CS with RPL = CPL. Returns nothing; raises on error.
- * `newCpl` is the privilege level the transfer ends at.
+ * `newCpl` is the privilege level the transfer ends at; `checkRpl` (far JMP/CALL) also requires
+ * RPL ≤ CPL for a non-conforming target (SDM §5.8.1).
  */
-export function loadCodeSegment(cpu: Cpu, sel: number, offset: number, newCpl: number): void {
+export function loadCodeSegment(
+  cpu: Cpu,
+  sel: number,
+  offset: number,
+  newCpl: number,
+  checkRpl = false,
+): void {
   const err = sel & 0xfffc;
   if (err === 0) cpu.raise(EXC_GP, 0);
   const lin = readDescriptor(cpu, sel);
@@ -142,7 +149,7 @@ export function loadCodeSegment(cpu: Cpu, sel: number, offset: number, newCpl: n
   const dpl = (attr >> 5) & 3;
   if (attr & ATTR_DC) {
     if (dpl > newCpl) cpu.raise(EXC_GP, err);
-  } else if (dpl !== newCpl) cpu.raise(EXC_GP, err);
+  } else if (dpl !== newCpl || (checkRpl && (sel & 3) > newCpl)) cpu.raise(EXC_GP, err);
   if ((attr & ATTR_P) === 0) cpu.raise(EXC_NP, err);
   const limit = descLimit();
   if (offset >>> 0 > limit) cpu.raise(EXC_GP, 0);

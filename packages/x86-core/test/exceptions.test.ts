@@ -127,6 +127,15 @@ describe('error codes, double and triple fault', () => {
     expect(m.cpu.getSegment(3).selector).toBe(0x10);
   });
 
+  it('far JMP to a non-conforming code segment with RPL > CPL raises #GP(selector)', () => {
+    const m = protectedMachine([0xea, ...le32(0x1000), 0x0b, 0x00]); // jmp 0x0b:0x1000 (RPL 3)
+    setHandler(m, 13, [0xf4]);
+    m.cpu.run(10);
+    expect(m.cpu.lastVector).toBe(13);
+    expect(read32(m.mem, 0x9000 - 16)).toBe(0x08);
+    expect(m.cpu.getSegment(1).selector).toBe(0x08);
+  });
+
   it('#NP while delivering #GP becomes #DF with error code 0', () => {
     const m = protectedMachine([0x66, 0xb8, 0x50, 0x00, 0x8e, 0xd8]); // mov ax,0x50; mov ds,ax ⇒ #GP
     setGate(m.mem, 13, HANDLERS + 13 * 16, 0xe, false); // #GP gate not present ⇒ #NP (contributory)
