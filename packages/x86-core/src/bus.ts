@@ -14,7 +14,7 @@ export const ACCESS_WRITE = 1;
 export const ACCESS_USER = 2;
 /** The access is an instruction fetch (never combined with ACCESS_WRITE). */
 export const ACCESS_FETCH = 4;
-/** Number of TLB kinds: the kind index is the OR of the ACCESS_* bits (6 and 7 unused). */
+/** Number of TLB kinds: the kind index is the OR of the ACCESS_* bits (5 and 7, write + fetch, unused). */
 export const TLB_KINDS = 8;
 
 /**

@@ -22,6 +22,7 @@ export interface CoreDeps {
   clock: MachineClock;
   cpuid: CpuidModel;
   exitCost: number;
+  exitMask: number;
   cyclesPerInstruction: number;
 }
 
@@ -154,6 +155,8 @@ export class CpuCore {
   readonly clock: MachineClock;
   readonly cpuid: CpuidModel;
   readonly exitCost: number;
+  /** Bit k set: events of exit kind k are exits (counted and charged). */
+  readonly exitMask: number;
   readonly cyclesPerInstruction: number;
 
   constructor(deps: CoreDeps) {
@@ -166,6 +169,7 @@ export class CpuCore {
     this.clock = deps.clock;
     this.cpuid = deps.cpuid;
     this.exitCost = deps.exitCost;
+    this.exitMask = deps.exitMask;
     this.cyclesPerInstruction = deps.cyclesPerInstruction;
     const tlb = mem.tlb;
     this.tlbTag = tlb.tag;
@@ -290,6 +294,9 @@ export class CpuCore {
 
   /** Counts an exit of `kind` and charges its cost in virtual cycles. */
   countExit(kind: number): void {
+    // Events the host's virtualization model does not trap (e.g. CR3 loads and INVLPG with
+    // nested paging) are neither counted nor charged.
+    if (((this.exitMask >>> kind) & 1) === 0) return;
     this.exitCounts[kind]!++;
     this.pendingCycles += this.exitCost;
     this.syncClock();

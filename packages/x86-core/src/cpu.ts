@@ -1,4 +1,5 @@
 import type { CpuState, ExitReason, Hypervisor, InterruptLine, IoBus, Memory, MsrBus, SoftTlb } from './bus';
+import { EXIT_KINDS } from './bus';
 import { MachineClock } from './clock';
 import {
   CR0_ET,
@@ -33,6 +34,12 @@ export interface CpuOptions {
   exitCost?: number;
   /** Virtual cycles per retired instruction (default 1). */
   cyclesPerInstruction?: number;
+  /**
+   * Which kinds of events are exits under the host's virtualization model (DESIGN.md §3): the
+   * EXIT_* kinds not listed are neither counted nor charged. Default: every kind. For the
+   * `nested` model (EPT-like), leave out EXIT_CR (CR3 loads), EXIT_INVLPG and EXIT_PT_WRITE.
+   */
+  exitKinds?: readonly number[];
 }
 
 /** What `run()` returns. */
@@ -271,6 +278,19 @@ function validateOptions(options: CpuOptions): CoreDeps {
   );
   const exitCost = options.exitCost ?? 1500;
   requireOption(Number.isFinite(exitCost) && exitCost >= 0, 'exitCost', `must be ≥ 0, got ${exitCost}`);
+  let exitMask = (1 << EXIT_KINDS) - 1;
+  if (options.exitKinds !== undefined) {
+    requireOption(Array.isArray(options.exitKinds), 'exitKinds', 'must be an array of EXIT_* kinds');
+    exitMask = 0;
+    for (const k of options.exitKinds) {
+      requireOption(
+        Number.isInteger(k) && k >= 0 && k < EXIT_KINDS,
+        'exitKinds',
+        `has ${String(k)}, not an EXIT_* kind`,
+      );
+      exitMask |= 1 << k;
+    }
+  }
   const cpi = options.cyclesPerInstruction ?? 1;
   requireOption(Number.isFinite(cpi) && cpi > 0, 'cyclesPerInstruction', `must be > 0, got ${cpi}`);
   return {
@@ -282,6 +302,7 @@ function validateOptions(options: CpuOptions): CoreDeps {
     clock: options.clock ?? new MachineClock(),
     cpuid: new CpuidModel(options.cpuid ?? {}),
     exitCost,
+    exitMask,
     cyclesPerInstruction: cpi,
   };
 }

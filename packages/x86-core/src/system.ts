@@ -170,11 +170,20 @@ export function movToCr(cpu: Cpu): void {
     case 2:
       cpu.cr[2] = v;
       return;
-    case 3:
+    case 3: {
       cpu.countExit(EXIT_CR);
+      const old = cpu.cr[3];
       cpu.cr[3] = v & ~0xfe7;
-      cpu.pushPagingState();
+      if (cpu.cr[3] !== old) {
+        cpu.pushPagingState();
+      } else {
+        // SDM 4.10.4.1: every MOV to CR3 invalidates the non-global TLB entries (and, with PAE,
+        // reloads the PDPTEs), also when the value does not change — kernels rely on it to flush.
+        cpu.invalidateFetch();
+        cpu.memory.flushTlb(false);
+      }
       return;
+    }
     case 4:
       if (v & ~cr4Allowed(cpu)) cpu.raise(EXC_GP, 0);
       cpu.cr[4] = v;

@@ -4,6 +4,7 @@ import {
   CPUID_ECX_HYPERVISOR,
   Cpu,
   EXIT_CPUID,
+  EXIT_HLT,
   EXIT_HYPERCALL,
   EXIT_MSR,
   FlatMemory,
@@ -124,6 +125,20 @@ describe('Cpu API', () => {
     expect(m.cpu.exitCounts[EXIT_MSR]).toBe(4);
     // The clock advanced by one cycle per retired instruction plus 100 per exit (4 MSR + the HLT).
     expect(m.cpu.clock.now()).toBe(m.cpu.instructions + 5 * 100);
+  });
+
+  it('exitKinds: events of the kinds left out are neither counted nor charged (nested model)', () => {
+    const code = [0x31, 0xc0, 0x0f, 0xa2, 0x31, 0xc0, 0x0f, 0xa2, 0xf4]; // xor eax,eax; cpuid; ×2; hlt
+    const all = protectedMachine(code, { exitCost: 100 });
+    all.cpu.run(100);
+    expect(all.cpu.exitCounts[EXIT_CPUID]).toBe(2);
+    expect(all.cpu.clock.now()).toBe(all.cpu.instructions + 3 * 100);
+    const some = protectedMachine(code, { exitCost: 100, exitKinds: [EXIT_HLT] });
+    some.cpu.run(100);
+    expect(some.cpu.exitCounts[EXIT_CPUID]).toBe(0);
+    expect(some.cpu.exitCounts[EXIT_HLT]).toBe(1);
+    expect(some.cpu.clock.now()).toBe(some.cpu.instructions + 100);
+    expect(() => new Cpu({ memory: new FlatMemory(4096), exitKinds: [99] })).toThrow(/exitKinds/);
   });
 
   it('VMCALL goes to the Hypervisor (or #UD without one)', () => {
