@@ -76,6 +76,11 @@ const IRQ_RTC = 8;
 
 export type ExitModel = 'shadow' | 'nested';
 
+/** The exit kinds of the `nested` model: everything but CR3 loads, INVLPG and page-table writes. */
+const NESTED_EXIT_KINDS = Array.from({ length: EXIT_KINDS }, (_, k) => k).filter(
+  (k) => k !== EXIT_CR && k !== EXIT_INVLPG && k !== EXIT_PT_WRITE,
+);
+
 export interface VmOptions {
   /** RAM in MiB (default 128). */
   memoryMiB?: number;
@@ -261,6 +266,8 @@ export class Vm {
         clock: this.clock,
         cpuid: { leaves, hypervisor: options.pv !== false },
         exitCost: options.exitCost,
+        // Nested paging (EPT-like): CR3 loads, INVLPG and page-table writes stay in the guest.
+        exitKinds: this.exitModel === 'nested' ? NESTED_EXIT_KINDS : undefined,
       });
       cpus.push(cpu);
       this.vcpus.push({ cpu, apic, trap, waitingForSipi: i !== 0 });
@@ -342,10 +349,6 @@ export class Vm {
     for (const v of this.vcpus) for (let k = 0; k < EXIT_KINDS; k++) counts[k]! += v.cpu.exitCounts[k]!;
     // The MMU counts every MMIO handler call; xAPIC accesses are already counted as 'apic'.
     counts[EXIT_MMIO] = this.mmu.exits.mmio - counts[EXIT_APIC]!;
-    if (this.exitModel === 'nested') {
-      counts[EXIT_CR] = 0;
-      counts[EXIT_INVLPG] = 0;
-    }
     return Object.fromEntries(EXIT_NAMES.map((n, k) => [n, counts[k]!])) as Record<ExitKindName, number>;
   }
 
