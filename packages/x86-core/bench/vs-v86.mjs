@@ -4,7 +4,8 @@
 //
 // v86 is NOT a dependency of this package: it is installed on demand with `npm install --no-save`
 // into <repo>/node_modules/.cache/pv-bench-v86 (outside every package's resolution) and imported
-// by absolute path. Without network access the script says so and runs only ours.
+// by absolute path (PV_BENCH_V86_PREFIX overrides the directory). Without network access the
+// script says so and runs only ours.
 //
 // Usage: node bench/vs-v86.mjs [r4|r40] [passes]   (default r4, 2 passes)
 import { spawnSync } from 'node:child_process';
@@ -25,7 +26,9 @@ const EXPECT =
     ? { checksum: '894246dc', insns: 3_670_442_862 }
     : { checksum: 'dc2e4740', insns: 367_044_286 };
 const V86_VERSION = '0.5.462';
-const V86_PREFIX = resolve(repoRoot, 'node_modules/.cache/pv-bench-v86');
+const V86_PREFIX = resolve(
+  process.env.PV_BENCH_V86_PREFIX ?? resolve(repoRoot, 'node_modules/.cache/pv-bench-v86'),
+);
 const V86_DIR = resolve(V86_PREFIX, 'node_modules/v86');
 
 if (!existsSync(image)) {
@@ -147,7 +150,7 @@ async function loadV86() {
       { encoding: 'utf8', timeout: 180_000 },
     );
     if (res.status !== 0 || !installed()) {
-      const why = (res.error?.message ?? res.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+      const why = (res.error?.message ?? res.stderr ?? '').trim().split('\n').slice(0, 2).join(' | ');
       console.log(`v86 NOT AVAILABLE (npm install failed, offline?): ${why || `exit ${res.status}`}`);
       console.log('running @pv/x86-core alone; no ratios can be given.');
       return null;
