@@ -27,6 +27,8 @@ commands:
               --timeout SEC      wall-clock limit (exit 124)
               --epoch SEC        guest wall-clock epoch (default: now)
               --stats            one JSON line of exit statistics on stderr at exit
+              --trace            print the last paravirt-ops calls on stderr at exit
+              --reboot           restart the machine when the guest resets it (default: stop)
               exit status: the debug-exit value (v << 1) | 1 after a write of v to port 0xf4;
               0 on a clean halt, power-off or reset; 2 on a triple fault; 124 on a limit;
               64 on bad usage or unreadable input
@@ -44,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         stdout: (b) => process.stdout.write(b),
         stderr: (t) => process.stderr.write(t),
         stdin: process.stdin.isTTY === undefined && !process.stdin.readable ? undefined : listenStdin,
+        progress: process.stderr.isTTY === true,
       });
     case 'demo':
       if (rest.length > 0) return usage(`unexpected argument '${rest[0]}'`);

@@ -10,6 +10,9 @@ export const STATUS_GUEST_FAILURE = 2;
 export const STATUS_USAGE = 64;
 export const STATUS_TIMEOUT = 124;
 
+/** Paravirt-ops calls kept by --trace. */
+const TRACE_CAPACITY = 64;
+
 /** Instructions between two looks at the wall clock and at stdin. */
 const CHUNK = 2_000_000;
 
@@ -19,6 +22,8 @@ export interface RunIo {
   /** Registers a COM1 input source; returns a function that unregisters it. */
   stdin?: (onData: (bytes: Uint8Array) => void) => () => void;
   now?: () => number;
+  /** Show a progress line (stderr is a terminal): once a second after the first two seconds. */
+  progress?: boolean;
 }
 
 function readInput(path: string, what: string): Uint8Array {
@@ -39,6 +44,7 @@ function buildVm(args: RunArgs, io: RunIo): Vm {
     epochMs: args.epochMs,
     console: io.stdout,
     bios,
+    traceCapacity: args.trace ? TRACE_CAPACITY : 0,
   });
   if (args.file !== undefined) {
     const modules = args.modules.map((m) => ({ name: m, data: readInput(m, 'module') }));
@@ -66,15 +72,26 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
   let result: RunResult | undefined;
   let timedOut = false;
   let total = 0;
+  let resets = 0;
+  let lastProgress = 0;
   try {
     for (;;) {
       result = vm.run(Math.min(CHUNK, args.maxInstructions - total));
       total += result.instructions;
       if (result.reason === 'reset' && args.reboot) {
-        io.stderr('pv: guest reset; restarting is not supported yet, stopping\n');
-        break;
+        // --reboot: a guest-requested reset restarts the machine from scratch (same image and options).
+        resets++;
+        vm = buildVm(args, io);
+        continue;
       }
       if (result.reason !== 'budget') break;
+      const elapsed = (io.now ?? Date.now)() - started;
+      if (io.progress && elapsed > 2000 && elapsed - lastProgress >= 1000) {
+        lastProgress = elapsed;
+        io.stderr(
+          `\rpv: ${(total / 1e6).toFixed(0)}M instructions, ${(total / elapsed / 1e3).toFixed(1)} MIPS, ${(elapsed / 1000).toFixed(0)} s `,
+        );
+      }
       if (total >= args.maxInstructions) break;
       if (((io.now ?? Date.now)() - started) / 1000 >= args.timeoutSec) {
         timedOut = true;
@@ -84,8 +101,15 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     }
   } finally {
     unlisten?.();
+    if (lastProgress > 0) io.stderr('\n');
   }
   const status = exitStatus(result!, total, timedOut, io);
+  if (args.trace && vm.trace) {
+    io.stderr(`pv: last ${vm.trace.entries().length} of ${vm.trace.total} paravirt-ops calls:\n`);
+    for (const e of vm.trace.entries()) {
+      io.stderr(`  #${e.seq} ${e.op}(${e.args.filter((a) => !Number.isNaN(a)).join(', ')}) = ${e.result}\n`);
+    }
+  }
   if (args.stats) {
     io.stderr(
       `${JSON.stringify({
@@ -94,6 +118,7 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
         virtualCycles: vm.clock.now(),
         wallMs: Math.round((io.now ?? Date.now)() - started),
         post: vm.post.lastCode >= 0 ? vm.post.lastCode : null,
+        resets,
       })}\n`,
     );
   }

@@ -46,9 +46,11 @@ import {
   type PvMachine,
   type PvOps,
   type PvStats,
+  type PvTrace,
   pvEoiMemoryOf,
   TrapPath,
   withStats,
+  withTrace,
 } from '@pv/paravirt-ops';
 import {
   Cpu,
@@ -98,6 +100,8 @@ export interface VmOptions {
   console?: (bytes: Uint8Array) => void;
   /** A firmware ROM (booted from the reset vector instead of a multiboot kernel). */
   bios?: readonly { base: number; data: Uint8Array }[];
+  /** Keep a bounded ring of the last N paravirt-ops calls (`vm.trace`); 0 or absent: no trace. */
+  traceCapacity?: number;
 }
 
 export type StopReason = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'budget';
@@ -134,6 +138,8 @@ export class Vm {
   /** The paravirt-ops vtable (wrapped with per-op statistics) both paths end in. */
   readonly ops: PvOps;
   readonly opStats: PvStats;
+  /** The op trace ring (with `traceCapacity`). */
+  readonly trace: PvTrace | undefined;
   readonly exitModel: ExitModel;
   private readonly vcpus: Vcpu[] = [];
   private stopReason: StopReason | undefined;
@@ -242,8 +248,14 @@ export class Vm {
       pvVcpus.push({ cpu: cpuControl(() => cpus[i]!), apic, mmu: this.mmu });
     }
     const stats = withStats(createDirectOps(pvMachine), { exitCost: options.exitCost ?? 1500 });
-    this.ops = stats;
     this.opStats = stats.stats;
+    if (options.traceCapacity) {
+      const traced = withTrace(stats, { capacity: options.traceCapacity });
+      this.trace = traced.trace;
+      this.ops = traced;
+    } else {
+      this.ops = stats;
+    }
     const features = options.pv === false ? {} : advertisedFeatures(pvMachine);
     const masks = resolveFeatures(features);
     const leaves: Record<number, readonly [number, number, number, number]> = {};

@@ -93,3 +93,23 @@ describe('pv run exit status', () => {
     expect(line.post).toBeNull();
   });
 });
+
+describe('pv run options', () => {
+  // mov dx, 0xcf9; mov al, 6; out dx, al; hlt: a hard reset through the reset control register.
+  const reset = rom('reset.rom', [0xba, 0xf9, 0x0c, 0xb0, 0x06, 0xee, 0xf4]);
+
+  it('stops with 0 on a guest reset, and restarts the machine with --reboot', async () => {
+    expect((await pv('--bios', reset)).status).toBe(STATUS_OK);
+    const r = await pv('--bios', reset, '--reboot', '--max-instructions', '40', '--stats');
+    expect(r.status).toBe(STATUS_TIMEOUT);
+    const stats = JSON.parse(r.stderr.trim().split('\n').at(-1)!);
+    expect(stats.resets).toBeGreaterThanOrEqual(5);
+  });
+
+  it('--trace prints the last paravirt-ops calls of a paravirtual guest', async () => {
+    const { MINI_KERNEL_PATH } = await import('@pv/guest');
+    const r = await pv(MINI_KERNEL_PATH, '--trace', '--mem', '32', '--max-instructions', '400000');
+    expect(r.stderr).toMatch(/paravirt-ops calls:/);
+    expect(r.stderr).toMatch(/#\d+ \w+\.\w+\(/);
+  });
+});
