@@ -140,6 +140,24 @@ export interface CpuState {
   readonly instructions: number;
 }
 
+/**
+ * Privileged operations a host may carry out itself instead of the CPU doing them on `Memory`
+ * directly, so that a trapped instruction and the matching hypercall end in the same code (the
+ * paravirt-ops vtable, DESIGN.md §5). Each is called after the exit is counted; each is optional.
+ */
+export interface CpuTraps {
+  /**
+   * MOV to CR3 with `value` (reserved low bits cleared). The host loads it into the MMU (which must
+   * flush the non-global TLB entries even when the value is unchanged) and writes it back into the
+   * CPU's CR3. Returns false for #GP(0).
+   */
+  writeCr3?(value: number): boolean;
+  /** INVLPG of the page containing linear address `lin`. */
+  invlpg?(lin: number): void;
+  /** HLT at CPL 0: returns whether the vCPU halts (false: continue at once, e.g. a PV kick came first). */
+  hlt?(): boolean;
+}
+
 /** VMCALL / VMMCALL. The handler reads and writes `cpu.regs`. */
 export interface Hypervisor {
   hypercall(cpu: CpuState): void;

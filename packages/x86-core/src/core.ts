@@ -4,7 +4,7 @@
  * path (inline SoftTlb lookup, segment limit and rights checks). `Cpu` (cpu.ts) adds the public
  * API on top; the instruction semantics are free functions over `Cpu` in the topic files.
  */
-import type { Hypervisor, InterruptLine, IoBus, Memory, MsrBus } from './bus';
+import type { CpuTraps, Hypervisor, InterruptLine, IoBus, Memory, MsrBus } from './bus';
 import { ACCESS_FETCH, ACCESS_READ, ACCESS_USER, ACCESS_WRITE, EXIT_KINDS } from './bus';
 import type { MachineClock } from './clock';
 import { CR0_PE, EXC_GP, EXC_SS, FLAG_1, SREG_CS, SREG_DS, SREG_SS } from './constants';
@@ -19,6 +19,7 @@ export interface CoreDeps {
   msr: MsrBus | null;
   interrupts: InterruptLine | null;
   hypervisor: Hypervisor | null;
+  traps: CpuTraps | null;
   clock: MachineClock;
   cpuid: CpuidModel;
   exitCost: number;
@@ -152,6 +153,7 @@ export class CpuCore {
   readonly msr: MsrBus | null;
   readonly interrupts: InterruptLine | null;
   readonly hypervisor: Hypervisor | null;
+  readonly traps: CpuTraps | null;
   readonly clock: MachineClock;
   readonly cpuid: CpuidModel;
   readonly exitCost: number;
@@ -166,6 +168,7 @@ export class CpuCore {
     this.msr = deps.msr;
     this.interrupts = deps.interrupts;
     this.hypervisor = deps.hypervisor;
+    this.traps = deps.traps;
     this.clock = deps.clock;
     this.cpuid = deps.cpuid;
     this.exitCost = deps.exitCost;

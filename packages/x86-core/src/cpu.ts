@@ -1,4 +1,14 @@
-import type { CpuState, ExitReason, Hypervisor, InterruptLine, IoBus, Memory, MsrBus, SoftTlb } from './bus';
+import type {
+  CpuState,
+  CpuTraps,
+  ExitReason,
+  Hypervisor,
+  InterruptLine,
+  IoBus,
+  Memory,
+  MsrBus,
+  SoftTlb,
+} from './bus';
 import { EXIT_KINDS } from './bus';
 import { MachineClock } from './clock';
 import {
@@ -34,6 +44,8 @@ export interface CpuOptions {
   exitCost?: number;
   /** Virtual cycles per retired instruction (default 1). */
   cyclesPerInstruction?: number;
+  /** Privileged operations the host carries out itself (the trap path of paravirt-ops). */
+  traps?: CpuTraps;
   /**
    * Which kinds of events are exits under the host's virtualization model (DESIGN.md §3): the
    * EXIT_* kinds not listed are neither counted nor charged. Default: every kind. For the
@@ -299,6 +311,7 @@ function validateOptions(options: CpuOptions): CoreDeps {
     msr: options.msr ?? null,
     interrupts: options.interrupts ?? null,
     hypervisor: options.hypervisor ?? null,
+    traps: options.traps ?? null,
     clock: options.clock ?? new MachineClock(),
     cpuid: new CpuidModel(options.cpuid ?? {}),
     exitCost,

@@ -1,5 +1,6 @@
 export type {
   CpuState,
+  CpuTraps,
   ExitKindName,
   ExitReason,
   Hypervisor,

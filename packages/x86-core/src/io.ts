@@ -40,7 +40,10 @@ export function ioOut(cpu: Cpu, port: number, size: 1 | 2 | 4, value: number): v
 export function hlt(cpu: Cpu): void {
   if (cpu.cplValue !== 0 && isProtected(cpu)) cpu.raise(EXC_GP, 0);
   if ((cpu.flags & FLAG_VM) !== 0) cpu.raise(EXC_GP, 0);
+  cpu.countExit(EXIT_HLT);
+  // A host that carries out HLT itself (paravirt-ops' irq.halt) may decline: e.g. a PV unhalt kick
+  // arrived first, or an interrupt is already deliverable. Then execution simply continues.
+  if (cpu.traps?.hlt && !cpu.traps.hlt()) return;
   cpu.halted = true;
   cpu.stopCode = STOP_HLT;
-  cpu.countExit(EXIT_HLT);
 }

@@ -172,6 +172,13 @@ export function movToCr(cpu: Cpu): void {
       return;
     case 3: {
       cpu.countExit(EXIT_CR);
+      if (cpu.traps?.writeCr3) {
+        // The host loads CR3 itself (paravirt-ops' mmu.write_cr3: MMU load, flush, then CR3 back
+        // into this CPU through its control interface); false means #GP(0).
+        if (!cpu.traps.writeCr3((v & ~0xfe7) >>> 0)) cpu.raise(EXC_GP, 0);
+        cpu.invalidateFetch();
+        return;
+      }
       const old = cpu.cr[3];
       cpu.cr[3] = v & ~0xfe7;
       if (cpu.cr[3] !== old) {
@@ -369,7 +376,8 @@ export function group7(cpu: Cpu): void {
       privileged(cpu);
       cpu.countExit(EXIT_INVLPG);
       const lin = (cpu.segBase[cpu.seg]! + ea(cpu)) | 0;
-      cpu.memory.invlpg(lin >>> 0);
+      if (cpu.traps?.invlpg) cpu.traps.invlpg(lin >>> 0);
+      else cpu.memory.invlpg(lin >>> 0);
       cpu.invalidateFetch();
       return;
     }

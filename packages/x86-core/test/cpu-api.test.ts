@@ -141,6 +141,31 @@ describe('Cpu API', () => {
     expect(() => new Cpu({ memory: new FlatMemory(4096), exitKinds: [99] })).toThrow(/exitKinds/);
   });
 
+  it('traps: MOV CR3, INVLPG and HLT are carried out by the host when it asks to', () => {
+    const cr3: number[] = [];
+    const invlpg: number[] = [];
+    let hlts = 0;
+    const code = [0xb8, ...le32(0x5fff), 0x0f, 0x22, 0xd8, 0x0f, 0x01, 0x3d, ...le32(0x1234), 0xf4, 0xf4];
+    const m = protectedMachine(code, {
+      traps: {
+        writeCr3: (v) => cr3.push(v) > 0,
+        invlpg: (lin) => invlpg.push(lin),
+        hlt: () => ++hlts > 1, // the first HLT is declined (a PV kick came first), the second halts
+      },
+    });
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(cr3).toEqual([0x5018]); // reserved low bits cleared
+    expect(invlpg).toEqual([0x1234]);
+    expect(hlts).toBe(2);
+    expect(m.cpu.exitCounts[EXIT_HLT]).toBe(2);
+    const refused = protectedMachine([0x31, 0xc0, 0x0f, 0x22, 0xd8, 0xf4], {
+      traps: { writeCr3: () => false },
+    });
+    setHandler(refused, 13, [0xf4]);
+    refused.cpu.run(100);
+    expect(refused.cpu.lastVector).toBe(13);
+  });
+
   it('VMCALL goes to the Hypervisor (or #UD without one)', () => {
     let seen = -1;
     const m = protectedMachine([0xb8, ...le32(5), 0x0f, 0x01, 0xc1, 0x0f, 0x01, 0xd9, 0xf4], {
