@@ -6,6 +6,7 @@
  *        ├──IoBus──▶ devices PortBus: COM1, PIC pair, PIT (+port 0x61), RTC, i8042, 0x92, PCI + 0xCF9,
  *        │                           POST 0x80/0x190, debugcon 0xE9, debug-exit 0xF4
  *        ├──MsrBus──▶ paravirt-ops trap path (x2APIC, kvmclock, PV EOI) → apic / kvmclock
+ *        ├──CpuTraps──▶ paravirt-ops trap path (MOV CR3, INVLPG, HLT) → mmu / irq ops
  *        ├──InterruptLine──▶ apic LocalApic (LINT0 = PIC virtual wire)
  *        └──Hypervisor──▶ hypercall dispatcher → paravirt-ops vtable (the same ops as the traps)
  *
@@ -280,6 +281,12 @@ export class Vm {
         exitCost: options.exitCost,
         // Nested paging (EPT-like): CR3 loads, INVLPG and page-table writes stay in the guest.
         exitKinds: this.exitModel === 'nested' ? NESTED_EXIT_KINDS : undefined,
+        // CR3 loads, INVLPG and HLT end in the same ops as their hypercall counterparts.
+        traps: {
+          writeCr3: (v) => trap.writeCr(3, v),
+          invlpg: (lin) => trap.invlpg(lin),
+          hlt: () => trap.hlt(),
+        },
       });
       cpus.push(cpu);
       this.vcpus.push({ cpu, apic, trap, waitingForSipi: i !== 0 });

@@ -23,3 +23,17 @@ describe.skipIf(!existsSync(CRC_SIEVE))('the reference machine boots a multiboot
     expect(r.virtualCycles).toBeGreaterThanOrEqual(2_000_000 + exits.io * 1500);
   });
 });
+
+describe('both paths end in the paravirt-ops vtable', () => {
+  it("the CPU's own INVLPG, CR3 loads and HLTs are carried out by the ops (native guest)", async () => {
+    const { miniKernelImage } = await import('@pv/guest');
+    const vm = new Vm({ memoryMiB: 32, epochMs: 0 });
+    vm.bootMultiboot(miniKernelImage(), { cmdline: 'pv=off' });
+    expect(vm.run(50_000_000).reason).toBe('debug-exit');
+    const exits = vm.exits();
+    expect(exits.invlpg).toBeGreaterThan(1000);
+    expect(vm.opStats.calls('mmu.flushTlbOne')).toBe(exits.invlpg);
+    expect(vm.opStats.calls('cpu.writeCr')).toBe(exits.cr);
+    expect(vm.opStats.calls('irq.halt')).toBe(exits.hlt);
+  });
+});
