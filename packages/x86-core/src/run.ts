@@ -5,7 +5,7 @@
 
 import { EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
-import { decode } from './decode';
+import { decode, decodeFast, FAST_WINDOW } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
 import { GUEST_FAULT, STOP_BREAKPOINT, STOP_HLT, STOP_NONE, STOP_SHUTDOWN } from './signals';
@@ -59,7 +59,9 @@ export function runLoop(cpu: Cpu, max: number): number {
           cpu.resumeBp = -1;
         }
         cpu.startSp = cpu.regs[4]!;
-        decode(cpu);
+        const ip = cpu.ip;
+        if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) decodeFast(cpu, ip);
+        else decode(cpu);
         execute(cpu);
         cpu.icount++;
         if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
