@@ -24,6 +24,7 @@ import {
   IMM_O,
   IMM_W,
   IMM_WB,
+  IMM_Z,
   OPCODE_FLAGS,
 } from './opcodes';
 
@@ -44,7 +45,7 @@ export function decode(cpu: Cpu): void {
   // (14 prefixes + 0F + opcode + ModRM + SIB + disp32 + imm32 < FAST_WINDOW), so the bytes are read
   // straight from RAM with the same results and faults as the fetch8 path.
   if (start >= cpu.fetchStart && start + FAST_WINDOW <= cpu.fetchEnd) {
-    decodeFast(cpu, start);
+    decodeFastFull(cpu, start);
     return;
   }
   cpu.startIp = start;
@@ -201,10 +202,100 @@ export function ea(cpu: Cpu): number {
 }
 
 /**
+ * decode() for an instruction wholly inside the fetch window, kept small enough for V8 to inline
+ * into the run loop: no prefixes, register or 32-bit memory operand, no immediate or an 8-bit or
+ * operand-size one. Anything else is decoded by decodeFastFull.
+ */
+export function decodeFast(cpu: Cpu, start: number): void {
+  const ram = cpu.ram;
+  const p0 = start + cpu.fetchBias;
+  let p = p0 + 1;
+  let op = ram[p0]!;
+  let f = OPCODE_FLAGS[op]!;
+  if (op === 0x0f) {
+    op = 0x100 | ram[p++]!;
+    f = OPCODE_FLAGS[op]!;
+  }
+  if ((f & F_PREFIX) !== 0 || !cpu.code32) {
+    decodeFastFull(cpu, start);
+    return;
+  }
+  let isMem = false;
+  if (f & F_MODRM) {
+    const m = ram[p++]!;
+    const mod = m >> 6;
+    const reg = (m >> 3) & 7;
+    const rm = m & 7;
+    if (f & F_GROUP) f = GROUP_FLAGS[(op << 3) | reg]!;
+    if (mod !== 3 && (f & F_REGONLY) === 0) {
+      isMem = true;
+      p = decodeEaFast32(cpu, ram, p, mod, rm);
+    }
+    cpu.mod = mod;
+    cpu.reg = reg;
+    cpu.rm = rm;
+  }
+  // #UD cases (and a register operand where memory is required) go to the full decoder.
+  const imm = (f & F_IMM_MASK) >> F_IMM_SHIFT;
+  if ((f & F_UD) !== 0 || (!isMem && (f & F_MEM) !== 0) || imm > IMM_Z || imm === IMM_W) {
+    decodeFastFull(cpu, start);
+    return;
+  }
+  if (imm === IMM_B) cpu.imm = (ram[p++]! << 24) >> 24;
+  else if (imm === IMM_Z) {
+    cpu.imm = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+    p += 4;
+  }
+  cpu.startIp = start;
+  cpu.op = op;
+  cpu.o32 = true;
+  cpu.a32 = true;
+  cpu.rep = 0;
+  cpu.segOverride = -1;
+  cpu.isMem = isMem;
+  cpu.ip = (start + (p - p0)) | 0;
+}
+
+/** The 32-bit ModRM memory operand for decodeFast; returns the position after it. */
+function decodeEaFast32(cpu: Cpu, ram: Uint8Array, p: number, mod: number, rm: number): number {
+  let base = rm;
+  let index = -1;
+  let scale = 0;
+  let disp = 0;
+  if (rm === 4) {
+    const sib = ram[p++]!;
+    scale = sib >> 6;
+    index = (sib >> 3) & 7;
+    if (index === 4) index = -1;
+    base = sib & 7;
+    if (base === 5 && mod === 0) {
+      base = -1;
+      disp = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+      p += 4;
+    }
+  } else if (rm === 5 && mod === 0) {
+    base = -1;
+    disp = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+    p += 4;
+  }
+  if (mod === 1) disp = (ram[p++]! << 24) >> 24;
+  else if (mod === 2) {
+    disp = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+    p += 4;
+  }
+  cpu.eaBase = base;
+  cpu.eaIndex = index;
+  cpu.eaScale = scale;
+  cpu.eaDisp = disp;
+  cpu.seg = base === 4 || base === 5 ? SREG_SS : SREG_DS;
+  return p;
+}
+
+/**
  * decode() for an instruction wholly inside the fetch window: the same steps, reading the bytes
  * from RAM at `p` (= EIP + fetchBias) instead of through fetch8.
  */
-export function decodeFast(cpu: Cpu, start: number): void {
+function decodeFastFull(cpu: Cpu, start: number): void {
   cpu.startIp = start;
   const ram = cpu.ram;
   const p0 = start + cpu.fetchBias;
