@@ -106,6 +106,11 @@ export function aluForm(cpu: Cpu, kind: number, form: number, size: number): voi
     }
     return;
   }
+  aluFormOther(cpu, kind, form, size);
+}
+
+/** aluForm's memory, byte/word and accumulator-immediate forms (kept apart so aluForm inlines). */
+function aluFormOther(cpu: Cpu, kind: number, form: number, size: number): void {
   const sz = signBit(size);
   if (form < 2) {
     const lin = kind === ALU_CMP ? readAddr(cpu, size) : rmwAddr(cpu, size);

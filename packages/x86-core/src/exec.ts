@@ -128,20 +128,6 @@ export function execute(cpu: Cpu): void {
       if (cpu.o32) r[op & 7] = cpu.pop32();
       else cpu.r16[(op & 7) << 1] = cpu.pop16();
       return;
-    case 0x60:
-      pusha(cpu);
-      return;
-    case 0x61:
-      popa(cpu);
-      return;
-    case 0x62:
-      bound(cpu);
-      return;
-    case 0x63:
-      // ARPL is a protected-mode instruction (#UD in real and v86 mode); its checks are part 2.
-      if (!isProtected(cpu)) cpu.raise(EXC_UD, -1);
-      arpl(cpu);
-      return;
     case 0x68:
     case 0x6a:
       if (cpu.o32) cpu.push32(cpu.imm);
@@ -150,22 +136,6 @@ export function execute(cpu: Cpu): void {
     case 0x69:
     case 0x6b:
       writeGv(cpu, imulTrunc(cpu, readEv(cpu), cpu.imm, cpu.o32));
-      return;
-    case 0x6c:
-    case 0x6d:
-    case 0x6e:
-    case 0x6f:
-    case 0xa4:
-    case 0xa5:
-    case 0xa6:
-    case 0xa7:
-    case 0xaa:
-    case 0xab:
-    case 0xac:
-    case 0xad:
-    case 0xae:
-    case 0xaf:
-      stringOp(cpu, op);
       return;
     case 0x70:
     case 0x71:
@@ -226,23 +196,9 @@ export function execute(cpu: Cpu): void {
       if (cpu.o32) r[cpu.reg] = cpu.isMem ? cpu.rd32(cpu.seg, ea(cpu)) : r[cpu.rm]!;
       else cpu.r16[cpu.reg << 1] = readE16(cpu);
       return;
-    case 0x8c:
-      // MOV Ev, Sreg: a register destination with a 32-bit operand gets the zero-extended selector.
-      if (cpu.reg > 5) cpu.raise(EXC_UD, -1);
-      if (cpu.isMem) cpu.wr16(cpu.seg, ea(cpu), cpu.segSel[cpu.reg]!);
-      else if (cpu.o32) r[cpu.rm] = cpu.segSel[cpu.reg]!;
-      else cpu.r16[cpu.rm << 1] = cpu.segSel[cpu.reg]!;
-      return;
     case 0x8d:
       writeGv(cpu, ea(cpu));
       return;
-    case 0x8e: {
-      if (cpu.reg > 5 || cpu.reg === SREG_CS) cpu.raise(EXC_UD, -1);
-      const v = readE16(cpu);
-      loadSegment(cpu, cpu.reg, v);
-      if (cpu.reg === SREG_SS) cpu.shadowAt = cpu.icount + 1;
-      return;
-    }
     case 0x8f: {
       // POP Ev: ESP is incremented before the destination address is computed (SDM "POP").
       const sp = r[4]!;
@@ -288,42 +244,6 @@ export function execute(cpu: Cpu): void {
       if (cpu.o32) r[2] = r[0]! >> 31;
       else cpu.r16[4] = (cpu.r16[0]! << 16) >> 31;
       return;
-    case 0x9a:
-      callFar(cpu, cpu.imm2, cpu.imm);
-      return;
-    case 0x9b:
-      // FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise a no-op without an FPU.
-      if ((cpu.cr[0]! & 0xa) === 0xa) cpu.raise(EXC_NM, -1);
-      return;
-    case 0x9c:
-      pushf(cpu);
-      return;
-    case 0x9d:
-      popf(cpu);
-      return;
-    case 0x9e: {
-      // SAHF: SF ZF AF PF CF from AH.
-      flushFlags(cpu);
-      cpu.flags = (cpu.flags & ~0xd5) | (cpu.r8[1]! & 0xd5);
-      return;
-    }
-    case 0x9f:
-      cpu.r8[1] = (cpu.getEflags() & 0xd5) | 2;
-      return;
-    case 0xa0:
-      cpu.r8[0] = cpu.rd8(cpu.seg, ea(cpu));
-      return;
-    case 0xa1:
-      if (cpu.o32) r[0] = cpu.rd32(cpu.seg, ea(cpu));
-      else cpu.r16[0] = cpu.rd16(cpu.seg, ea(cpu));
-      return;
-    case 0xa2:
-      cpu.wr8(cpu.seg, ea(cpu), cpu.r8[0]!);
-      return;
-    case 0xa3:
-      if (cpu.o32) cpu.wr32(cpu.seg, ea(cpu), r[0]!);
-      else cpu.wr16(cpu.seg, ea(cpu), cpu.r16[0]!);
-      return;
     case 0xa8:
       logicFlags(cpu, cpu.r8[0]! & cpu.imm, 7);
       return;
@@ -364,23 +284,141 @@ export function execute(cpu: Cpu): void {
     case 0xc3:
       retNear(cpu, 0);
       return;
-    case 0xc4:
-      loadFarPointer(cpu, SREG_ES);
-      return;
-    case 0xc5:
-      loadFarPointer(cpu, SREG_DS);
-      return;
     case 0xc6:
       writeE8(cpu, cpu.imm);
       return;
     case 0xc7:
       writeEv(cpu, cpu.imm);
       return;
-    case 0xc8:
-      enter(cpu, cpu.imm, cpu.imm2 & 0x1f);
-      return;
     case 0xc9:
       leave(cpu);
+      return;
+    case 0xd0:
+      shiftE(cpu, cpu.reg, 0, 1);
+      return;
+    case 0xd1:
+      shiftE(cpu, cpu.reg, cpu.o32 ? 2 : 1, 1);
+      return;
+    case 0xd2:
+      shiftE(cpu, cpu.reg, 0, cpu.r8[4]!);
+      return;
+    case 0xd3:
+      shiftE(cpu, cpu.reg, cpu.o32 ? 2 : 1, cpu.r8[4]!);
+      return;
+    case 0xe8:
+      callNear(cpu, cpu.ip + cpu.imm);
+      return;
+    case 0xe9:
+    case 0xeb:
+      jumpNear(cpu, cpu.ip + cpu.imm);
+      return;
+    case 0xf6:
+    case 0xf7:
+      group3(cpu, op === 0xf6 ? 0 : cpu.o32 ? 2 : 1);
+      return;
+    case 0xfe:
+      incDecE(cpu, 0, cpu.reg === 1);
+      return;
+    case 0xff:
+      group5(cpu);
+      return;
+    default:
+      executeRare(cpu, op);
+  }
+}
+
+/** The less frequent one-byte opcodes (kept out of execute so V8 can inline its hot handlers). */
+function executeRare(cpu: Cpu, op: number): void {
+  const r = cpu.regs;
+  switch (op) {
+    case 0x60:
+      pusha(cpu);
+      return;
+    case 0x61:
+      popa(cpu);
+      return;
+    case 0x62:
+      bound(cpu);
+      return;
+    case 0x63:
+      // ARPL is a protected-mode instruction (#UD in real and v86 mode); its checks are part 2.
+      if (!isProtected(cpu)) cpu.raise(EXC_UD, -1);
+      arpl(cpu);
+      return;
+    case 0x6c:
+    case 0x6d:
+    case 0x6e:
+    case 0x6f:
+    case 0xa4:
+    case 0xa5:
+    case 0xa6:
+    case 0xa7:
+    case 0xaa:
+    case 0xab:
+    case 0xac:
+    case 0xad:
+    case 0xae:
+    case 0xaf:
+      stringOp(cpu, op);
+      return;
+    case 0x8c:
+      // MOV Ev, Sreg: a register destination with a 32-bit operand gets the zero-extended selector.
+      if (cpu.reg > 5) cpu.raise(EXC_UD, -1);
+      if (cpu.isMem) cpu.wr16(cpu.seg, ea(cpu), cpu.segSel[cpu.reg]!);
+      else if (cpu.o32) r[cpu.rm] = cpu.segSel[cpu.reg]!;
+      else cpu.r16[cpu.rm << 1] = cpu.segSel[cpu.reg]!;
+      return;
+    case 0x8e: {
+      if (cpu.reg > 5 || cpu.reg === SREG_CS) cpu.raise(EXC_UD, -1);
+      const v = readE16(cpu);
+      loadSegment(cpu, cpu.reg, v);
+      if (cpu.reg === SREG_SS) cpu.shadowAt = cpu.icount + 1;
+      return;
+    }
+    case 0x9a:
+      callFar(cpu, cpu.imm2, cpu.imm);
+      return;
+    case 0x9b:
+      // FWAIT: #NM when CR0.MP and CR0.TS are both set; otherwise a no-op without an FPU.
+      if ((cpu.cr[0]! & 0xa) === 0xa) cpu.raise(EXC_NM, -1);
+      return;
+    case 0x9c:
+      pushf(cpu);
+      return;
+    case 0x9d:
+      popf(cpu);
+      return;
+    case 0x9e: {
+      // SAHF: SF ZF AF PF CF from AH.
+      flushFlags(cpu);
+      cpu.flags = (cpu.flags & ~0xd5) | (cpu.r8[1]! & 0xd5);
+      return;
+    }
+    case 0x9f:
+      cpu.r8[1] = (cpu.getEflags() & 0xd5) | 2;
+      return;
+    case 0xa0:
+      cpu.r8[0] = cpu.rd8(cpu.seg, ea(cpu));
+      return;
+    case 0xa1:
+      if (cpu.o32) r[0] = cpu.rd32(cpu.seg, ea(cpu));
+      else cpu.r16[0] = cpu.rd16(cpu.seg, ea(cpu));
+      return;
+    case 0xa2:
+      cpu.wr8(cpu.seg, ea(cpu), cpu.r8[0]!);
+      return;
+    case 0xa3:
+      if (cpu.o32) cpu.wr32(cpu.seg, ea(cpu), r[0]!);
+      else cpu.wr16(cpu.seg, ea(cpu), cpu.r16[0]!);
+      return;
+    case 0xc4:
+      loadFarPointer(cpu, SREG_ES);
+      return;
+    case 0xc5:
+      loadFarPointer(cpu, SREG_DS);
+      return;
+    case 0xc8:
+      enter(cpu, cpu.imm, cpu.imm2 & 0x1f);
       return;
     case 0xca:
       retFar(cpu, cpu.imm);
@@ -399,18 +437,6 @@ export function execute(cpu: Cpu): void {
       return;
     case 0xcf:
       iret(cpu);
-      return;
-    case 0xd0:
-      shiftE(cpu, cpu.reg, 0, 1);
-      return;
-    case 0xd1:
-      shiftE(cpu, cpu.reg, cpu.o32 ? 2 : 1, 1);
-      return;
-    case 0xd2:
-      shiftE(cpu, cpu.reg, 0, cpu.r8[4]!);
-      return;
-    case 0xd3:
-      shiftE(cpu, cpu.reg, cpu.o32 ? 2 : 1, cpu.r8[4]!);
       return;
     case 0xd4:
       aam(cpu);
@@ -467,13 +493,6 @@ export function execute(cpu: Cpu): void {
       ioOut(cpu, port, size, size === 1 ? cpu.r8[0]! : size === 2 ? cpu.r16[0]! : r[0]!);
       return;
     }
-    case 0xe8:
-      callNear(cpu, cpu.ip + cpu.imm);
-      return;
-    case 0xe9:
-    case 0xeb:
-      jumpNear(cpu, cpu.ip + cpu.imm);
-      return;
     case 0xea:
       jumpFar(cpu, cpu.imm2, cpu.imm);
       return;
@@ -487,10 +506,6 @@ export function execute(cpu: Cpu): void {
     case 0xf5:
       flushFlags(cpu);
       cpu.flags ^= FLAG_CF;
-      return;
-    case 0xf6:
-    case 0xf7:
-      group3(cpu, op === 0xf6 ? 0 : cpu.o32 ? 2 : 1);
       return;
     case 0xf8:
       flushFlags(cpu);
@@ -515,12 +530,6 @@ export function execute(cpu: Cpu): void {
       return;
     case 0xfd:
       cpu.flags |= FLAG_DF;
-      return;
-    case 0xfe:
-      incDecE(cpu, 0, cpu.reg === 1);
-      return;
-    case 0xff:
-      group5(cpu);
       return;
     default:
       cpu.raise(EXC_UD, -1);
