@@ -178,6 +178,11 @@ export function cond(cpu: Cpu, cc: number): boolean {
   } else if (op !== CC_NONE && (cc === 4 || cc === 5)) {
     return (mask(cpu.ccSz, cpu.ccR) === 0) === (cc === 4);
   }
+  return condFlags(cpu, cc);
+}
+
+/** cond() from the individual flags (kept apart so cond's fast path inlines into its callers). */
+function condFlags(cpu: Cpu, cc: number): boolean {
   let r: boolean;
   switch (cc >> 1) {
     case 0:
