@@ -257,7 +257,7 @@ export function decodeFast(cpu: Cpu, start: number): void {
 }
 
 /** The 32-bit ModRM memory operand for decodeFast; returns the position after it. */
-function decodeEaFast32(cpu: Cpu, ram: Uint8Array, p: number, mod: number, rm: number): number {
+export function decodeEaFast32(cpu: Cpu, ram: Uint8Array, p: number, mod: number, rm: number): number {
   let base = rm;
   let index = -1;
   let scale = 0;
@@ -295,7 +295,7 @@ function decodeEaFast32(cpu: Cpu, ram: Uint8Array, p: number, mod: number, rm: n
  * decode() for an instruction wholly inside the fetch window: the same steps, reading the bytes
  * from RAM at `p` (= EIP + fetchBias) instead of through fetch8.
  */
-function decodeFastFull(cpu: Cpu, start: number): void {
+export function decodeFastFull(cpu: Cpu, start: number): void {
   cpu.startIp = start;
   const ram = cpu.ram;
   const p0 = start + cpu.fetchBias;

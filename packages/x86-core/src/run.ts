@@ -5,9 +5,24 @@
 
 import { EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
-import { decode, decodeFast, FAST_WINDOW } from './decode';
+import { decode, decodeEaFast32, decodeFastFull, FAST_WINDOW } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
+import {
+  F_GROUP,
+  F_IMM_MASK,
+  F_IMM_SHIFT,
+  F_MEM,
+  F_MODRM,
+  F_PREFIX,
+  F_REGONLY,
+  F_UD,
+  GROUP_FLAGS,
+  IMM_B,
+  IMM_W,
+  IMM_Z,
+  OPCODE_FLAGS,
+} from './opcodes';
 import { GUEST_FAULT, STOP_BREAKPOINT, STOP_HLT, STOP_NONE, STOP_SHUTDOWN } from './signals';
 
 /** Delivers a pending NMI or maskable interrupt if one is allowed now; returns true if it did. */
@@ -60,8 +75,60 @@ export function runLoop(cpu: Cpu, max: number): number {
         }
         cpu.startSp = cpu.regs[4]!;
         const ip = cpu.ip;
-        if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) decodeFast(cpu, ip);
-        else decode(cpu);
+        if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) {
+          // decodeFast (decode.ts), written out here so that it is inlined however V8 compiles
+          // this loop (on-stack replacement may happen before decodeFast has type feedback). A
+          // one-pass `for` so that the fallbacks can `break` out.
+          for (;;) {
+            const ram = cpu.ram;
+            const p0 = ip + cpu.fetchBias;
+            let p = p0 + 1;
+            let op = ram[p0]!;
+            let f = OPCODE_FLAGS[op]!;
+            if (op === 0x0f) {
+              op = 0x100 | ram[p++]!;
+              f = OPCODE_FLAGS[op]!;
+            }
+            if ((f & F_PREFIX) !== 0 || !cpu.code32) {
+              decodeFastFull(cpu, ip);
+              break;
+            }
+            let isMem = false;
+            if (f & F_MODRM) {
+              const m = ram[p++]!;
+              const mod = m >> 6;
+              const reg = (m >> 3) & 7;
+              const rm = m & 7;
+              if (f & F_GROUP) f = GROUP_FLAGS[(op << 3) | reg]!;
+              if (mod !== 3 && (f & F_REGONLY) === 0) {
+                isMem = true;
+                p = decodeEaFast32(cpu, ram, p, mod, rm);
+              }
+              cpu.mod = mod;
+              cpu.reg = reg;
+              cpu.rm = rm;
+            }
+            const imm = (f & F_IMM_MASK) >> F_IMM_SHIFT;
+            if ((f & F_UD) !== 0 || (!isMem && (f & F_MEM) !== 0) || imm > IMM_Z || imm === IMM_W) {
+              decodeFastFull(cpu, ip);
+              break;
+            }
+            if (imm === IMM_B) cpu.imm = (ram[p++]! << 24) >> 24;
+            else if (imm === IMM_Z) {
+              cpu.imm = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+              p += 4;
+            }
+            cpu.startIp = ip;
+            cpu.op = op;
+            cpu.o32 = true;
+            cpu.a32 = true;
+            cpu.rep = 0;
+            cpu.segOverride = -1;
+            cpu.isMem = isMem;
+            cpu.ip = (ip + (p - p0)) | 0;
+            break;
+          }
+        } else decode(cpu);
         execute(cpu);
         cpu.icount++;
         if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
