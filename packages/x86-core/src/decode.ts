@@ -24,7 +24,6 @@ import {
   IMM_O,
   IMM_W,
   IMM_WB,
-  IMM_Z,
   OPCODE_FLAGS,
 } from './opcodes';
 
@@ -35,7 +34,7 @@ const INDEX16 = [6, 7, 6, 7, 6, 7, -1, -1];
 /** The SDM's maximum instruction length (§2.3.11); longer ⇒ #GP(0). */
 export const MAX_INSN_LENGTH = 15;
 
-/** Bytes the fetch window must hold past EIP for decodeFast. */
+/** Bytes the fetch window must hold past EIP for decodeFastFull and the run loop's decode path. */
 export const FAST_WINDOW = 32;
 
 /** Decodes the instruction at CS:EIP into the Cpu's decode fields. May raise #UD/#GP/#PF. */
@@ -201,62 +200,7 @@ export function ea(cpu: Cpu): number {
   return cpu.a32 ? a >>> 0 : a & 0xffff;
 }
 
-/**
- * decode() for an instruction wholly inside the fetch window, kept small enough for V8 to inline
- * into the run loop: no prefixes, register or 32-bit memory operand, no immediate or an 8-bit or
- * operand-size one. Anything else is decoded by decodeFastFull.
- */
-export function decodeFast(cpu: Cpu, start: number): void {
-  const ram = cpu.ram;
-  const p0 = start + cpu.fetchBias;
-  let p = p0 + 1;
-  let op = ram[p0]!;
-  let f = OPCODE_FLAGS[op]!;
-  if (op === 0x0f) {
-    op = 0x100 | ram[p++]!;
-    f = OPCODE_FLAGS[op]!;
-  }
-  if ((f & F_PREFIX) !== 0 || !cpu.code32) {
-    decodeFastFull(cpu, start);
-    return;
-  }
-  let isMem = false;
-  if (f & F_MODRM) {
-    const m = ram[p++]!;
-    const mod = m >> 6;
-    const reg = (m >> 3) & 7;
-    const rm = m & 7;
-    if (f & F_GROUP) f = GROUP_FLAGS[(op << 3) | reg]!;
-    if (mod !== 3 && (f & F_REGONLY) === 0) {
-      isMem = true;
-      p = decodeEaFast32(cpu, ram, p, mod, rm);
-    }
-    cpu.mod = mod;
-    cpu.reg = reg;
-    cpu.rm = rm;
-  }
-  // #UD cases (and a register operand where memory is required) go to the full decoder.
-  const imm = (f & F_IMM_MASK) >> F_IMM_SHIFT;
-  if ((f & F_UD) !== 0 || (!isMem && (f & F_MEM) !== 0) || imm > IMM_Z || imm === IMM_W) {
-    decodeFastFull(cpu, start);
-    return;
-  }
-  if (imm === IMM_B) cpu.imm = (ram[p++]! << 24) >> 24;
-  else if (imm === IMM_Z) {
-    cpu.imm = ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
-    p += 4;
-  }
-  cpu.startIp = start;
-  cpu.op = op;
-  cpu.o32 = true;
-  cpu.a32 = true;
-  cpu.rep = 0;
-  cpu.segOverride = -1;
-  cpu.isMem = isMem;
-  cpu.ip = (start + (p - p0)) | 0;
-}
-
-/** The 32-bit ModRM memory operand for decodeFast; returns the position after it. */
+/** The 32-bit ModRM memory operand for the run loop's decode path (run.ts); returns the position after it. */
 export function decodeEaFast32(cpu: Cpu, ram: Uint8Array, p: number, mod: number, rm: number): number {
   let base = rm;
   let index = -1;

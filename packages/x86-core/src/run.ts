@@ -76,9 +76,10 @@ export function runLoop(cpu: Cpu, max: number): number {
         cpu.startSp = cpu.regs[4]!;
         const ip = cpu.ip;
         if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) {
-          // decodeFast (decode.ts), written out here so that it is inlined however V8 compiles
-          // this loop (on-stack replacement may happen before decodeFast has type feedback). A
-          // one-pass `for` so that the fallbacks can `break` out.
+          // The common case of decode() — no prefix, 32-bit code, register or 32-bit memory operand,
+          // no immediate or Ib/Iz — written out here so that it is part of this loop however V8
+          // compiles it (a call may not be inlined by on-stack replacement). Everything else goes
+          // to decodeFastFull. A one-pass `for` so that the fallbacks can `break` out.
           for (;;) {
             const ram = cpu.ram;
             const p0 = ip + cpu.fetchBias;
