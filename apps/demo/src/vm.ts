@@ -35,7 +35,6 @@ import {
   Uart16550,
 } from '@pv/devices';
 import { loadMultiboot, type MultibootModule } from '@pv/guest';
-import { hypervisorCpuid, resolveFeatures } from '@pv/hypercall';
 import { Mmu } from '@pv/mmu';
 import {
   advertisedFeatures,
@@ -43,6 +42,7 @@ import {
   type CpuControl,
   createDirectOps,
   guestMemoryOf,
+  hypervisorLeaves,
   KvmClock,
   type PvMachine,
   type PvOps,
@@ -258,14 +258,6 @@ export class Vm {
       this.ops = stats;
     }
     const features = options.pv === false ? {} : advertisedFeatures(pvMachine);
-    const masks = resolveFeatures(features);
-    const leaves: Record<number, readonly [number, number, number, number]> = {};
-    if (options.pv !== false) {
-      for (const leaf of [0x40000000, 0x40000001, 0x40000100, 0x40000101]) {
-        const v = hypervisorCpuid(masks, leaf);
-        if (v) leaves[leaf] = v;
-      }
-    }
     for (let i = 0; i < smp; i++) {
       const apic = pvVcpus[i]!.apic;
       const trap = new TrapPath(this.ops, i);
@@ -277,7 +269,11 @@ export class Vm {
         hypervisor:
           options.pv === false ? undefined : bindHypercalls(this.ops, { vcpu: i, memory, features }),
         clock: this.clock,
-        cpuid: { leaves, hypervisor: options.pv !== false },
+        // The hypervisor leaves are the vtable's CPUID answers (the features that really work).
+        cpuid: {
+          leaves: options.pv === false ? {} : hypervisorLeaves(this.ops, i),
+          hypervisor: options.pv !== false,
+        },
         exitCost: options.exitCost,
         // Nested paging (EPT-like): CR3 loads, INVLPG and page-table writes stay in the guest.
         exitKinds: this.exitModel === 'nested' ? NESTED_EXIT_KINDS : undefined,
@@ -341,7 +337,8 @@ export class Vm {
         const v = this.vcpus[i]!;
         if (v.waitingForSipi) continue;
         this.current = i;
-        if (v.cpu.halted && !v.apic.pending() && !v.cpu.interrupts?.nmi?.()) continue;
+        // A halted vCPU polls its interrupt line itself (run() returns at once if nothing is
+        // deliverable); probing nmi() here would consume the NMI.
         const budget = Math.max(1, Math.min(SLICE, maxInstructions - executed, this.cyclesToDeadline()));
         const exit = v.cpu.run(budget);
         executed += exit.instructions;
