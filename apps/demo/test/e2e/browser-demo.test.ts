@@ -1,0 +1,242 @@
+/**
+ * End to end: builds the browser demo with Vite, serves it on a free localhost port and drives it in
+ * headless Chromium (Debian's chromium through playwright-core). Asserts that the mini kernel's
+ * console output reaches the xterm.js terminal, that the exit counters move while it runs, that
+ * typed keys reach COM1, and that the native/PV toggle reboots into the other mode with visibly
+ * different exit counts.
+ *
+ * Chromium is installed by ../../scripts/install-chromium.sh when missing; only if that is
+ * impossible are these tests skipped, with the reason printed.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type {} from '../../web/src/handle'; // window.pvDemo
+import { type StaticServer, serveStatic } from './static-server';
+
+const run = promisify(execFile);
+const demoDir = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const MINUTE = 60_000;
+/** Generous: a boot takes about a second at full speed, but the machine is shared and loaded. */
+const WAIT = 90_000;
+
+let browser: Browser | undefined;
+let server: StaticServer | undefined;
+let outDir: string | undefined;
+let skipReason: string | undefined;
+
+/** Runs the install script; returns the browser's path, or sets skipReason. */
+async function findChromium(): Promise<string | undefined> {
+  try {
+    const { stdout } = await run('sh', [join(demoDir, 'scripts/install-chromium.sh')], {
+      timeout: 20 * MINUTE,
+      maxBuffer: 64 << 20,
+    });
+    return stdout.trim().split('\n').pop();
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    skipReason = `browser e2e skipped: Chromium is not installed and could not be installed (${(err.stderr || err.message).trim().split('\n').pop()})`;
+    console.warn(`\n*** ${skipReason} ***\n`);
+    return undefined;
+  }
+}
+
+beforeAll(async () => {
+  const executablePath = await findChromium();
+  if (!executablePath) return;
+  outDir = mkdtempSync(join(tmpdir(), 'pv-web-'));
+  const viteBin = join(
+    dirname(createRequire(join(demoDir, 'package.json')).resolve('vite/package.json')),
+    'bin/vite.js',
+  );
+  await run(
+    process.execPath,
+    [
+      viteBin,
+      'build',
+      '--config',
+      'vite.config.ts',
+      '--outDir',
+      outDir,
+      '--emptyOutDir',
+      '--logLevel',
+      'error',
+    ],
+    { cwd: demoDir, timeout: 5 * MINUTE, maxBuffer: 64 << 20 },
+  );
+  server = await serveStatic(outDir);
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+}, 30 * MINUTE);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (outDir) rmSync(outDir, { recursive: true, force: true });
+});
+
+/** The terminal's text (xterm.js buffer, scrollback included). */
+const terminalText = (page: Page) => page.evaluate(() => window.pvDemo?.terminalText() ?? '');
+
+/** Waits until the terminal shows the kernel's last line of boot number `run`. */
+async function waitForDone(page: Page, run: number): Promise<string> {
+  await page.waitForFunction(
+    (n) => window.pvDemo?.run === n && /^DONE$/m.test(window.pvDemo.terminalText()),
+    run,
+    { timeout: WAIT, polling: 100 },
+  );
+  await expect
+    .poll(() => page.locator('#state').textContent(), { timeout: WAIT })
+    .toBe('stopped (debug-exit, status 1)');
+  return terminalText(page);
+}
+
+/** Exits by kind as shown in the counters panel. */
+async function shownExits(page: Page): Promise<Record<string, number>> {
+  const cells = await page
+    .locator('#exits td[data-kind]')
+    .evaluateAll((tds) => tds.map((td) => [(td as HTMLElement).dataset.kind!, td.textContent!] as const));
+  return Object.fromEntries(cells.map(([k, v]) => [k, Number(v.replace(/,/g, ''))]));
+}
+
+const total = (e: Record<string, number>) => Object.values(e).reduce((a, b) => a + b, 0);
+const numberIn = async (page: Page, selector: string) =>
+  Number(((await page.locator(selector).textContent()) ?? '').replace(/[^0-9]/g, ''));
+
+/** Every value the page renders into #exits-total, in order (recorded from the first paint). */
+function recordTotals(): void {
+  const w = window as unknown as { exitTotals: number[] };
+  w.exitTotals = [];
+  document.addEventListener('DOMContentLoaded', () => {
+    const el = document.getElementById('exits-total')!;
+    new MutationObserver(() => w.exitTotals.push(Number(el.textContent!.replace(/,/g, '')))).observe(el, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+}
+
+describe('browser demo (Vite page, VM in a Web Worker, xterm.js)', () => {
+  let page: Page;
+  const pageErrors: string[] = [];
+  const foreignRequests: string[] = [];
+  let pvExits: Record<string, number> = {};
+
+  it(
+    'boots the mini kernel paravirtually: its console output appears in the terminal and the exit counters move',
+    async (ctx) => {
+      if (!browser || !server) return ctx.skip(skipReason ?? 'no browser');
+      page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      page.on('pageerror', (e) => pageErrors.push(String(e)));
+      page.on('console', (m) => {
+        if (m.type() === 'error') pageErrors.push(m.text());
+      });
+      // Offline: every request must go to the page's own server (no CDN, no fonts from elsewhere).
+      await page.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith(server!.url)) return route.continue();
+        foreignRequests.push(url);
+        return route.abort();
+      });
+      await page.addInitScript(recordTotals);
+      // 2 M instructions per second: the PV boot (about 1.9 M instructions) lasts about a second
+      // whatever the host's speed, so several counter updates fall inside it.
+      await page.goto(`${server.url}?speed=2000000`);
+      const text = await waitForDone(page, 1);
+
+      // The kernel's own lines, through COM1 / the PV console into the terminal.
+      expect(text).toContain('pv-kernel: booting, cmdline ""');
+      expect(text).toContain('pv-kernel: paging on, APIC enabled, mode pv');
+      for (const workload of ['ptchurn', 'timer', 'ipi', 'console']) {
+        expect(text).toContain(`BEGIN workload=${workload}`);
+        expect(text).toMatch(new RegExp(`^RESULT workload=${workload} mode=pv .*status=ok$`, 'm'));
+      }
+      expect(text).not.toContain('FAILED');
+      // What is on screen (the DOM renderer's rows), not only in the buffer.
+      await expect.poll(() => page.locator('.xterm-rows').textContent()).toContain('DONE');
+
+      // The counters moved while the kernel ran: several increasing values before the final one.
+      const totals = await page.evaluate(() => (window as unknown as { exitTotals: number[] }).exitTotals);
+      pvExits = await shownExits(page);
+      const final = total(pvExits);
+      const during = [...new Set(totals.filter((t) => t > 0 && t < final))];
+      expect(during.length, `totals seen: ${totals.join(' ')}`).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < totals.length; i++) {
+        if (totals[i]! !== 0) expect(totals[i]!).toBeGreaterThanOrEqual(totals[i - 1]!);
+      }
+      expect(totals.at(-1)).toBe(final);
+      expect(await numberIn(page, '#exits-total')).toBe(final);
+      expect(pvExits.hypercall).toBeGreaterThan(0);
+      expect(await numberIn(page, '#instructions')).toBeGreaterThan(1_000_000);
+      expect(await page.locator('#workloads tr[data-workload] td[data-column=pv]').count()).toBe(4);
+      expect(pageErrors).toEqual([]);
+    },
+    3 * MINUTE,
+  );
+
+  it(
+    'the native/PV toggle reboots natively (pv=off) with visibly different exit counts',
+    async (ctx) => {
+      if (!browser || !server || !page) return ctx.skip(skipReason ?? 'no browser');
+      await page.selectOption('#speed', '0');
+      await page.click('label[for=mode-native]');
+      const text = await waitForDone(page, 2);
+      expect(text).toContain('pv-kernel: booting, cmdline "pv=off"');
+      expect(text).toContain('pv-kernel: paging on, APIC enabled, mode native');
+      expect(text).not.toContain('mode pv'); // the terminal was cleared on reboot
+      expect(text).toMatch(/^RESULT workload=ptchurn mode=native .*status=ok$/m);
+      expect(new URL(page.url()).searchParams.get('mode')).toBe('native');
+
+      const nativeExits = await shownExits(page);
+      // Native: one exit per page-table write, INVLPG, APIC access and UART port access; no hypercalls.
+      expect(nativeExits.hypercall).toBe(0);
+      expect(nativeExits.ptwrite).toBeGreaterThan(1000);
+      expect(nativeExits.invlpg).toBeGreaterThan(1000);
+      expect(pvExits.ptwrite).toBe(0);
+      expect(total(nativeExits)).toBeGreaterThan(5 * total(pvExits));
+
+      // Both columns of the workload table are filled; batched PV needs far fewer exits.
+      const rows = await page
+        .locator('#workloads tr[data-workload]')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      expect(rows.map((r) => r[0])).toEqual(['ptchurn', 'timer', 'ipi', 'console']);
+      for (const [, native, pv] of rows) {
+        expect(Number(pv!.replace(/,/g, ''))).toBeLessThan(Number(native!.replace(/,/g, '')));
+      }
+
+      // And back: the toggle is a real switch, not a one-shot.
+      await page.click('label[for=mode-pv]');
+      const again = await waitForDone(page, 3);
+      expect(again).toContain('mode pv');
+      expect(total(await shownExits(page))).toBeLessThan(total(nativeExits) / 5);
+      expect(pageErrors).toEqual([]);
+    },
+    4 * MINUTE,
+  );
+
+  it(
+    'typed keys go to COM1, and nothing but the served page is fetched (works offline)',
+    async (ctx) => {
+      if (!browser || !server || !page) return ctx.skip(skipReason ?? 'no browser');
+      // Slow the machine down so that it is still running while we type.
+      await page.selectOption('#speed', '200000');
+      await page.click('#reboot');
+      await page.waitForFunction(() => window.pvDemo?.run === 4, null, { timeout: WAIT });
+      await expect.poll(() => page.locator('#state').textContent(), { timeout: WAIT }).toBe('running');
+      await page.click('#terminal');
+      await page.keyboard.type('hi pv\n');
+      await expect.poll(() => numberIn(page, '#input-bytes'), { timeout: WAIT }).toBe(6);
+      expect(foreignRequests).toEqual([]);
+      expect(server.requests).toContain('/');
+      expect(server.requests.some((p) => /^\/assets\/pv-kernel-.*\.elf$/.test(p))).toBe(true);
+      expect(pageErrors).toEqual([]);
+    },
+    3 * MINUTE,
+  );
+});

@@ -1,0 +1,143 @@
+/**
+ * The browser demo's page: COM1 in xterm.js, the VM in a worker (worker.ts), live counters and the
+ * native/PV toggle. Initial settings come from the query string (`?mode=native&model=nested&speed=0`).
+ */
+import { FitAddon } from '@xterm/addon-fit';
+import { Terminal } from '@xterm/xterm';
+import '@xterm/xterm/css/xterm.css';
+import './style.css';
+import type { PvDemoHandle } from './handle';
+import type { ExitModelName, Mode, PageMessage, WorkerMessage } from './protocol';
+import { FiguresView } from './view';
+
+const DIM = '\x1b[2m';
+const RED = '\x1b[31m';
+const RESET = '\x1b[0m';
+
+const form = document.getElementById('controls') as HTMLFormElement;
+const exitModelSelect = document.getElementById('exit-model') as HTMLSelectElement;
+const speedSelect = document.getElementById('speed') as HTMLSelectElement;
+const rebootButton = document.getElementById('reboot') as HTMLButtonElement;
+const view = new FiguresView();
+
+const term = new Terminal({
+  convertEol: true,
+  scrollback: 10_000,
+  cursorBlink: true,
+  fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+  fontSize: 13,
+  theme: { background: '#000000' },
+});
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open(document.getElementById('terminal')!);
+fit.fit();
+new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal')!);
+
+const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'pv-vm' });
+let run = 0;
+
+function send(message: PageMessage, transfer: Transferable[] = []): void {
+  worker.postMessage(message, transfer);
+}
+
+const encoder = new TextEncoder();
+term.onData((data) => {
+  const bytes = encoder.encode(data);
+  send({ type: 'input', bytes }, [bytes.buffer]);
+});
+
+function selectedMode(): Mode {
+  return (form.elements.namedItem('mode') as RadioNodeList).value === 'native' ? 'native' : 'pv';
+}
+
+function selectedModel(): ExitModelName {
+  return exitModelSelect.value === 'nested' ? 'nested' : 'shadow';
+}
+
+function boot(): void {
+  const mode = selectedMode();
+  const exitModel = selectedModel();
+  const params = new URLSearchParams(location.search);
+  params.set('mode', mode);
+  params.set('model', exitModel);
+  history.replaceState(null, '', `?${params}`);
+  view.booting(mode, exitModel);
+  send({ type: 'boot', mode, exitModel, speed: Number(speedSelect.value) });
+}
+
+worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case 'booted':
+      run = msg.run;
+      term.reset();
+      term.write(
+        `${DIM}pv-kernel.elf, ${msg.mode === 'pv' ? 'paravirtual' : 'native'}, ${msg.exitModel} exit model, cmdline "${msg.cmdline}"${RESET}\n`,
+      );
+      break;
+    case 'console':
+      if (msg.run === run) term.write(msg.bytes);
+      break;
+    case 'stats':
+      if (msg.stats.run === run) view.stats(msg.stats);
+      break;
+    case 'workload':
+      view.workload(msg.mode, msg.exitModel, msg.figures);
+      break;
+    case 'stopped': {
+      if (msg.run !== run && msg.reason !== 'error') break;
+      const detail = msg.status !== undefined ? `, status ${msg.status}` : '';
+      if (msg.reason === 'error') {
+        view.setState('error', msg.message);
+        term.write(`\n${RED}[error: ${msg.message ?? 'unknown'}]${RESET}\n`);
+      } else {
+        view.setState(`stopped (${msg.reason}${detail})`);
+        term.write(`\n${DIM}[machine stopped: ${msg.reason}${detail}]${RESET}\n`);
+      }
+      break;
+    }
+  }
+};
+worker.onerror = (event) => {
+  view.setState('error', event.message);
+  term.write(`\n${RED}[worker error: ${event.message}]${RESET}\n`);
+};
+
+// Initial settings from the query string.
+const params = new URLSearchParams(location.search);
+if (params.get('mode') === 'native')
+  (document.getElementById('mode-native') as HTMLInputElement).checked = true;
+if (params.get('model') === 'nested') exitModelSelect.value = 'nested';
+const speed = params.get('speed');
+if (speed !== null && [...speedSelect.options].some((o) => o.value === speed)) speedSelect.value = speed;
+
+for (const radio of form.querySelectorAll<HTMLInputElement>('input[name=mode]')) {
+  radio.addEventListener('change', boot);
+}
+exitModelSelect.addEventListener('change', boot);
+rebootButton.addEventListener('click', boot);
+speedSelect.addEventListener('change', () => send({ type: 'speed', speed: Number(speedSelect.value) }));
+form.addEventListener('submit', (e) => e.preventDefault());
+
+const handle: PvDemoHandle = {
+  terminalText() {
+    const buffer = term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < buffer.length; i++) {
+      const line = buffer.getLine(i);
+      if (!line) continue;
+      const text = line.translateToString(true);
+      if (line.isWrapped && lines.length > 0) lines[lines.length - 1] += text;
+      else lines.push(text);
+    }
+    return lines.join('\n');
+  },
+  get run() {
+    return run;
+  },
+};
+window.pvDemo = handle;
+
+boot();
+term.focus();

@@ -1,0 +1,53 @@
+/**
+ * Messages between the page (main.ts) and the VM worker (worker.ts). Everything is structured-clone
+ * data; console bytes are transferred, not copied.
+ */
+
+/** `pv`: the kernel finds the @pv CPUID leaves and batches; `native`: `pv=off`, no PV leaves. */
+export type Mode = 'native' | 'pv';
+export type ExitModelName = 'shadow' | 'nested';
+
+/** Page → worker. */
+export type PageMessage =
+  /** (Re)boot the mini kernel: any running machine is dropped first. */
+  | { type: 'boot'; mode: Mode; exitModel: ExitModelName; speed: number }
+  /** Bytes typed into the terminal, for COM1's receive side. */
+  | { type: 'input'; bytes: Uint8Array }
+  /** Instruction rate limit in instructions per wall second; 0 runs at full speed. */
+  | { type: 'speed'; speed: number };
+
+/** Why a machine stopped (vm.ts's StopReason, plus a host error). */
+export type StopReasonName = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'error';
+
+/** Running: executing slices; idle: every vCPU halted, waiting for COM1 input; stopped: for good. */
+export type MachineState = 'booting' | 'running' | 'idle' | 'stopped';
+
+export interface Stats {
+  run: number;
+  state: MachineState;
+  /** Exits by kind since boot (x86-core's EXIT_NAMES order). */
+  exits: Record<string, number>;
+  instructions: number;
+  virtualCycles: number;
+  /** Wall milliseconds spent inside vm.run() since boot. */
+  runMs: number;
+  /** Bytes handed to COM1's receive FIFO since boot. */
+  inputBytes: number;
+}
+
+/** One workload of the kernel: the exits and virtual cycles between its BEGIN and RESULT lines. */
+export interface WorkloadFigures {
+  workload: string;
+  exits: Record<string, number>;
+  virtualCycles: number;
+  /** The RESULT line's key=value fields (ops, checksum, status, …). */
+  result: Record<string, string>;
+}
+
+/** Worker → page. */
+export type WorkerMessage =
+  | { type: 'booted'; run: number; mode: Mode; exitModel: ExitModelName; cmdline: string }
+  | { type: 'console'; run: number; bytes: Uint8Array }
+  | { type: 'stats'; stats: Stats }
+  | { type: 'workload'; run: number; mode: Mode; exitModel: ExitModelName; figures: WorkloadFigures }
+  | { type: 'stopped'; run: number; reason: StopReasonName; status?: number; message?: string };

@@ -1,0 +1,112 @@
+/**
+ * The figures panel: machine counters, exits by kind and the per-workload native/PV comparison.
+ * Plain DOM updates of pre-built rows; the worker sends counters a few times per second.
+ */
+import type { ExitModelName, Mode, Stats, WorkloadFigures } from './protocol';
+
+const number = new Intl.NumberFormat('en-US');
+
+function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`pv demo: the page has no #${id}`);
+  return el as T;
+}
+
+const sum = (e: Record<string, number>) => Object.values(e).reduce((a, b) => a + b, 0);
+
+function compact(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  return number.format(n);
+}
+
+export class FiguresView {
+  private readonly state = byId('state');
+  private readonly mode = byId('mode');
+  private readonly instructions = byId('instructions');
+  private readonly cycles = byId('cycles');
+  private readonly wall = byId('wall');
+  private readonly inputBytes = byId('input-bytes');
+  private readonly exitRows = byId<HTMLTableElement>('exits').tBodies[0]!;
+  private readonly exitsTotal = byId('exits-total');
+  private readonly workloadRows = byId<HTMLTableElement>('workloads').tBodies[0]!;
+  private readonly workloadsModel = byId('workloads-model');
+  private readonly exitCells = new Map<string, HTMLTableCellElement>();
+  /** Total exits per workload, keyed by exit model, then mode, then workload (the latest run of each). */
+  private readonly workloads = new Map<string, Map<string, number>>();
+  private shownModel: ExitModelName = 'shadow';
+
+  booting(mode: Mode, exitModel: ExitModelName): void {
+    this.setState('booting');
+    this.mode.textContent = `${mode === 'pv' ? 'paravirtual' : 'native (pv=off)'}, ${exitModel}`;
+    this.workloads.set(`${exitModel}/${mode}`, new Map());
+    this.shownModel = exitModel;
+    this.renderWorkloads();
+  }
+
+  setState(state: string, title?: string): void {
+    this.state.textContent = state;
+    this.state.dataset.state = state.startsWith('error') ? 'error' : state.split(' ')[0]!;
+    this.state.title = title ?? '';
+  }
+
+  stats(s: Stats): void {
+    this.instructions.textContent = number.format(s.instructions);
+    this.cycles.textContent = `${compact(s.virtualCycles)} (${(s.virtualCycles / 1e6).toFixed(1)} ms at 1 GHz)`;
+    const mips = s.runMs > 0 ? s.instructions / s.runMs / 1000 : 0;
+    this.wall.textContent = `${number.format(Math.round(s.runMs))} ms (${mips.toFixed(1)} MIPS)`;
+    this.inputBytes.textContent = number.format(s.inputBytes);
+    for (const [kind, count] of Object.entries(s.exits)) {
+      let cell = this.exitCells.get(kind);
+      if (!cell) {
+        const row = this.exitRows.insertRow();
+        const th = document.createElement('th');
+        th.scope = 'row';
+        th.textContent = kind;
+        row.append(th);
+        cell = row.insertCell();
+        cell.dataset.kind = kind;
+        this.exitCells.set(kind, cell);
+      }
+      cell.textContent = number.format(count);
+      cell.classList.toggle('zero', count === 0);
+    }
+    this.exitsTotal.textContent = number.format(sum(s.exits));
+    if (s.state === 'running') this.setState('running');
+    else if (s.state === 'idle') this.setState('idle', 'every vCPU halted: waiting for COM1 input');
+  }
+
+  workload(mode: Mode, exitModel: ExitModelName, f: WorkloadFigures): void {
+    const key = `${exitModel}/${mode}`;
+    const runs = this.workloads.get(key) ?? new Map<string, number>();
+    this.workloads.set(key, runs);
+    runs.set(f.workload, sum(f.exits));
+    this.renderWorkloads();
+  }
+
+  private renderWorkloads(): void {
+    const model = this.shownModel;
+    this.workloadsModel.textContent = model;
+    const native = this.workloads.get(`${model}/native`) ?? new Map<string, number>();
+    const pv = this.workloads.get(`${model}/pv`) ?? new Map<string, number>();
+    const names = [...new Set([...native.keys(), ...pv.keys()])];
+    this.workloadRows.replaceChildren();
+    for (const name of names) {
+      const row = this.workloadRows.insertRow();
+      row.dataset.workload = name;
+      const n = native.get(name);
+      const p = pv.get(name);
+      const cells = [
+        name,
+        n === undefined ? '–' : number.format(n),
+        p === undefined ? '–' : number.format(p),
+        n && p !== undefined ? (p / n).toFixed(3) : '–',
+      ];
+      cells.forEach((text, i) => {
+        const cell = row.insertCell();
+        cell.textContent = text;
+        if (i > 0) cell.dataset.column = ['native', 'pv', 'ratio'][i - 1]!;
+      });
+    }
+  }
+}
