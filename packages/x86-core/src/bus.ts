@@ -47,6 +47,23 @@ export interface SoftTlb {
   readonly ram: Uint8Array;
   readonly ram16: Uint16Array;
   readonly ram32: Int32Array;
+  /**
+   * Optional page map, a faster view of the same TLB (one load and no tag compare on a hit):
+   * `pageMap[kind]` is an `Int32Array` of 2^20 entries indexed by the linear page `lin >>> 12`.
+   * An entry holds `~offset` (the bitwise NOT of the slot's `offset`) exactly while the kind's slot
+   * for that page holds it (`tag[i] === page`), and 0 otherwise, so a zero-filled map is empty.
+   * With `o = ~pageMap[kind][lin >>> 12]` (−1 when absent, else a multiple of 4096):
+   *
+   * ```ts
+   * if (((lin | o) & 3) === 0) value = tlb.ram32[((lin + o) | 0) >>> 2];  // aligned dword hit
+   * if (((lin | o) & 1) === 0) value = tlb.ram16[((lin + o) | 0) >>> 1];  // aligned word hit
+   * if ((o & 1) === 0) value = tlb.ram[(lin + o) >>> 0];                   // byte hit
+   * ```
+   *
+   * An unaligned access is a hit when `(o & 1) === 0` and it does not straddle the page.
+   * Memories without it leave it undefined; `tag`/`offset` stay authoritative for everyone.
+   */
+  readonly pageMap?: readonly Int32Array[];
 }
 
 /** The paging-relevant control state the CPU pushes to the MMU whenever any part of it changes. */
@@ -82,8 +99,13 @@ export interface Memory {
   write32(lin: number, value: number, kind: number): void;
   /** Called by the CPU once, before it runs, with its page-fault entry point. */
   attachCpu(hooks: MemoryCpuHooks): void;
-  /** CR0/CR3/CR4/EFER/CPL/AC changed; the MMU flushes exactly what hardware would. */
-  setPagingState(state: PagingState): void;
+  /**
+   * CR0/CR3/CR4/EFER/CPL/AC changed; the MMU flushes exactly what hardware would. May return false
+   * to refuse the state, changing nothing (PAE PDPTEs with reserved bits set): the CPU then raises
+   * #GP(0) on the MOV to CR0/CR3/CR4 that caused it instead of committing the register write.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: implementations that never refuse return void.
+  setPagingState(state: PagingState): void | boolean;
   /** INVLPG: drop every cached translation of the page containing `lin` (global or not). */
   invlpg(lin: number): void;
   /** Flush the TLB: all non-global entries, or everything when `includeGlobal`. */

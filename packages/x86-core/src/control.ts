@@ -1,8 +1,7 @@
 /**
  * Control transfer and stack-frame instructions: JMP, CALL, RET (near and far), Jcc/LOOP/JCXZ
  * targets, INT n, IRET, ENTER, LEAVE, PUSHA/POPA, PUSHF/POPF, BOUND (SDM Vol. 2). Far transfers
- * in protected mode go to same-privilege code segments here; gates, task switches and privilege
- * changes are part 2 (they raise #GP with the selector until then).
+ * in protected mode (gates, privilege changes, task switches) are in transfer.ts.
  */
 
 import {
@@ -11,7 +10,6 @@ import {
   FLAG_1,
   FLAG_IF,
   FLAG_IOPL,
-  FLAG_NT,
   FLAG_RF,
   FLAG_VIF,
   FLAG_VIP,
@@ -23,7 +21,9 @@ import type { Cpu } from './cpu';
 import { ea } from './decode';
 import { cond, flushFlags } from './flags';
 import { deliver } from './interrupt';
-import { isProtected, loadCodeSegment, loadCsReal } from './segment';
+import { isProtected, loadCsReal } from './segment';
+import { farReturn, farTransfer, iretProtected } from './transfer';
+import { iretInV86 } from './v86';
 
 /** Sets EIP to `target` (truncated to 16 bits with a 16-bit operand size), checking the CS limit. */
 export function jumpNear(cpu: Cpu, target: number): void {
@@ -56,12 +56,15 @@ export function jumpFar(cpu: Cpu, sel: number, off: number): void {
     cpu.ip = ip;
     return;
   }
-  loadCodeSegment(cpu, sel, cpu.o32 ? off : off & 0xffff, cpu.cplValue, true);
-  cpu.ip = cpu.o32 ? off : off & 0xffff;
+  farTransfer(cpu, sel, off, false);
 }
 
 /** Far CALL to sel:off: the return address is pushed first, then CS is loaded (restartable). */
 export function callFar(cpu: Cpu, sel: number, off: number): void {
+  if (isProtected(cpu)) {
+    farTransfer(cpu, sel, off, true);
+    return;
+  }
   const ip = cpu.o32 ? off : off & 0xffff;
   const oldCs = cpu.segSel[SREG_CS]!;
   if (cpu.o32) {
@@ -71,33 +74,31 @@ export function callFar(cpu: Cpu, sel: number, off: number): void {
     cpu.push16(oldCs);
     cpu.push16(cpu.ip);
   }
-  if (!isProtected(cpu)) {
-    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
-    loadCsReal(cpu, sel);
-  } else loadCodeSegment(cpu, sel, ip, cpu.cplValue, true);
+  if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
+  loadCsReal(cpu, sel);
   cpu.ip = ip;
 }
 
 /** Far RET [imm16]. */
 export function retFar(cpu: Cpu, release: number): void {
+  if (isProtected(cpu)) {
+    farReturn(cpu, release);
+    return;
+  }
   const n = cpu.o32 ? 4 : 2;
   const ip = cpu.o32 ? cpu.peek32(0) : cpu.peek16(0);
   const sel = (cpu.o32 ? cpu.peek32(n) : cpu.peek16(n)) & 0xffff;
-  if (!isProtected(cpu)) {
-    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
-    loadCsReal(cpu, sel);
-  } else {
-    // Return to an outer privilege level (RPL > CPL) pops SS:ESP too: part 2.
-    if ((sel & 3) !== cpu.cplValue) cpu.raise(EXC_GP, sel & 0xfffc);
-    loadCodeSegment(cpu, sel, ip, cpu.cplValue);
-  }
+  if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
+  loadCsReal(cpu, sel);
   cpu.addSp(2 * n + release);
   cpu.ip = ip;
 }
 
-/** INT n / INT3 / INTO: a trap; the return address is the next instruction. */
+/**
+ * INT n / INT3 / INTO / INT1: a trap; the return address is the next instruction. (INT n in v86 mode
+ * checks IOPL first: v86.ts v86IntCheck.)
+ */
 export function int(cpu: Cpu, vector: number, source: number): void {
-  if ((cpu.flags & FLAG_VM) !== 0 && ((cpu.flags >> 12) & 3) < 3) cpu.raise(EXC_GP, 0);
   deliver(cpu, vector, -1, source);
 }
 
@@ -110,7 +111,9 @@ function writeFlags(cpu: Cpu, value: number, mask: number): void {
 /** The EFLAGS bits POPF/IRET may change at the current privilege (SDM "POPF", Table 4-?). */
 function changeableFlags(cpu: Cpu, o32: boolean): number {
   let m = 0x3f7fd5 & ~(FLAG_VM | FLAG_VIF | FLAG_VIP | FLAG_RF);
-  if (isProtected(cpu)) {
+  // Virtual-8086 mode (reached only with IOPL = 3): IOPL cannot change (SDM "POPF").
+  if ((cpu.flags & FLAG_VM) !== 0) m &= ~FLAG_IOPL;
+  else if (isProtected(cpu)) {
     if (cpu.cplValue > 0) m &= ~FLAG_IOPL;
     if (cpu.cplValue > ((cpu.flags >> 12) & 3)) m &= ~FLAG_IF;
   }
@@ -130,29 +133,28 @@ export function popf(cpu: Cpu): void {
   writeFlags(cpu, v, changeableFlags(cpu, cpu.o32));
 }
 
-/** IRET/IRETD (SDM "IRET"): real mode and same-privilege protected mode in part 1. */
+/** IRET/IRETD (SDM "IRET"): real and virtual-8086 mode here, protected mode in transfer.ts. */
 export function iret(cpu: Cpu): void {
+  if (isProtected(cpu)) {
+    iretProtected(cpu);
+    cpu.nmiBlocked = false;
+    return;
+  }
+  if ((cpu.flags & FLAG_VM) !== 0) {
+    iretInV86(cpu);
+    return;
+  }
   const o32 = cpu.o32;
   const n = o32 ? 4 : 2;
   const ip = o32 ? cpu.peek32(0) : cpu.peek16(0);
   const sel = (o32 ? cpu.peek32(n) : cpu.peek16(n)) & 0xffff;
   const fl = o32 ? cpu.peek32(2 * n) : cpu.peek16(2 * n);
   if (!isProtected(cpu)) {
-    if ((cpu.flags & FLAG_VM) !== 0) cpu.raise(EXC_GP, 0); // v86 IRET: part 2
     if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
     loadCsReal(cpu, sel);
     cpu.addSp(3 * n);
     cpu.ip = ip;
     writeFlags(cpu, fl, o32 ? 0x257fd5 : 0x7fd5);
-  } else {
-    // Task return (NT), return to v86 (VM in the image) and outer-level returns are part 2.
-    if (cpu.flags & FLAG_NT) cpu.raise(EXC_GP, 0);
-    if (o32 && fl & FLAG_VM && cpu.cplValue === 0) cpu.raise(EXC_GP, 0);
-    if ((sel & 3) !== cpu.cplValue) cpu.raise(EXC_GP, sel & 0xfffc);
-    loadCodeSegment(cpu, sel, ip, cpu.cplValue);
-    cpu.addSp(3 * n);
-    cpu.ip = ip;
-    writeFlags(cpu, fl, changeableFlags(cpu, o32) | (o32 ? FLAG_RF : 0));
   }
   cpu.nmiBlocked = false;
 }
@@ -169,7 +171,8 @@ export function enter(cpu: Cpu, alloc: number, level: number): void {
   sp = sp - n;
   if (o32) cpu.wr32(SREG_SS, wrap(sp), bp);
   else cpu.wr16(SREG_SS, wrap(sp), bp);
-  const frameTemp = wrap(sp);
+  // FrameTemp is the whole ESP: on a 16-bit stack its upper half is ESP's (test386 POST 1A, as on a 386).
+  const frameTemp = s32 ? sp | 0 : (r[4]! & 0xffff0000) | (sp & 0xffff);
   for (let i = 1; i < level; i++) {
     bp = bp - n;
     const v = o32 ? cpu.rd32(SREG_SS, wrap(bp)) : cpu.rd16(SREG_SS, wrap(bp));
@@ -184,7 +187,8 @@ export function enter(cpu: Cpu, alloc: number, level: number): void {
   }
   sp = sp - alloc;
   // The final stack pointer must be inside the stack segment (SDM: #SS if ESP−size is beyond the limit).
-  cpu.linW(SREG_SS, wrap(sp), 0);
+  // It also faults if a write at the final stack pointer would page-fault (SDM "ENTER").
+  cpu.probeWrite(cpu.linW(SREG_SS, wrap(sp), 0), 1);
   if (o32) r[5] = frameTemp;
   else cpu.r16[10] = frameTemp;
   if (s32) r[4] = sp;

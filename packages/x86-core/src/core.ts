@@ -100,6 +100,26 @@ export class CpuCore {
   fetchEnd = 0;
   fetchBias = 0;
 
+  /**
+   * Debug slow path (debug.ts): non-zero (ARM_*) while a DR7 breakpoint is enabled or a #DB trap is
+   * pending; the run loop checks it with EFLAGS.TF/RF once per instruction.
+   */
+  dbgArm = 0;
+  /** Enabled instruction, data and I/O breakpoints (bit n: DRn). */
+  dbgExec = 0;
+  dbgData = 0;
+  dbgIo = 0;
+  /** DR6 B0–B3 conditions met by the current instruction's accesses (a trap after it). */
+  dbgHits = 0;
+  /** Debug traps held over a MOV SS/POP SS boundary (SDM §6.8.3). */
+  dbgCarry = 0;
+  /** DR6 bits of a #DB due before the next instruction (task-switch trap). */
+  dbgNow = 0;
+  /** The #DB being raised is an instruction-breakpoint fault (its EFLAGS image keeps RF = 0). */
+  dbgBreakpointFault = false;
+  /** Elements a repeated string instruction runs per step (1 while single-stepping or watching data). */
+  repChunk = 4096;
+
   /** Software TLB (copied from memory.tlb for the inline lookup). */
   tlbTag: Int32Array;
   tlbOff: Int32Array;
@@ -130,6 +150,11 @@ export class CpuCore {
   resumeBp = -1;
   /** Interrupts are inhibited at the boundary where icount equals this (STI / MOV SS shadow). */
   shadowAt = -1;
+  /**
+   * Set while a committed task switch loads the new task's segments: a fault raised then belongs to
+   * the new task (SDM §7.3), so neither the run loop nor deliver() rolls state back to the old one.
+   */
+  newContextFault = false;
   /** Exception being delivered (for #DF / triple fault), −1 when none. */
   delivering = -1;
   /** Vector of the last exception or interrupt delivered (−1: none since reset); diagnostic. */
@@ -140,6 +165,10 @@ export class CpuCore {
   /** TSC = clock cycles + tscOffset (MSR 0x10 writes adjust the offset). */
   tscOffset = 0;
   apicBase = 0xfee00900;
+  /** IA32_SYSENTER_CS / _ESP / _EIP (MSRs 0x174–0x176; sysenter.ts). */
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
   /** Host breakpoints on linear addresses (exit 'breakpoint'; changes take effect at the next run()). */
   readonly breakpoints = new Set<number>();
   hasBreakpoints = false;
@@ -148,7 +177,13 @@ export class CpuCore {
   /** Cycles of exit cost charged but not yet pushed to the clock. */
   pendingCycles = 0;
 
-  readonly memory: Memory;
+  /**
+   * The Memory the CPU calls on a TLB miss: `hostMemory`, or while data breakpoints are enabled a
+   * wrapper that watches accesses (debug.ts).
+   */
+  memory: Memory;
+  /** The Memory given to the constructor. */
+  readonly hostMemory: Memory;
   readonly io: IoBus | null;
   readonly msr: MsrBus | null;
   readonly interrupts: InterruptLine | null;
@@ -164,6 +199,7 @@ export class CpuCore {
   constructor(deps: CoreDeps) {
     const mem = deps.memory;
     this.memory = mem;
+    this.hostMemory = mem;
     this.io = deps.io;
     this.msr = deps.msr;
     this.interrupts = deps.interrupts;
@@ -269,10 +305,13 @@ export class CpuCore {
     this.invalidateFetch();
   }
 
-  /** Pushes CR0/CR3/CR4/CPL/AC to the memory side (DESIGN.md §3). */
-  pushPagingState(): void {
+  /**
+   * Pushes CR0/CR3/CR4/CPL/AC to the memory side (DESIGN.md §3). Returns false when the MMU refused
+   * the new state (PAE PDPTEs with reserved bits set): the caller raises #GP(0) (SDM §4.4.1).
+   */
+  pushPagingState(): boolean {
     this.invalidateFetch();
-    this.memory.setPagingState({
+    const ok = this.memory.setPagingState({
       cr0: this.cr[0]! >>> 0,
       cr3: this.cr[3]! >>> 0,
       cr4: this.cr[4]! >>> 0,
@@ -280,6 +319,7 @@ export class CpuCore {
       cpl: this.cplValue,
       ac: (this.flags & 0x40000) !== 0,
     });
+    return ok !== false;
   }
 
   /** Brings the clock up to the current instruction (before any call out to a bus). */
@@ -387,10 +427,11 @@ export class CpuCore {
     const i = this.kWrite | (page & this.tlbMask);
     if (this.tlbTag[i] === page && (lin & 0xfff) <= 0x1000 - len) return;
     // Read-modify-write of the same value through the slow path makes the MMU check both pages.
+    // The read is a supervisor access so that a user-mode probe reports the write's #PF error code.
     for (let k = 0; k < len; k += len - 1 || 1) {
       const a = (lin + k) | 0;
       this.syncClock();
-      this.memory.write8(a >>> 0, this.memory.read8(a >>> 0, this.kindRead), this.kindWrite);
+      this.memory.write8(a >>> 0, this.memory.read8(a >>> 0, ACCESS_READ), this.kindWrite);
     }
   }
 

@@ -25,6 +25,7 @@ import {
 } from './constants';
 import { type CoreDeps, CpuCore } from './core';
 import { type CpuidConfig, CpuidModel } from './cpuid';
+import { refreshDebug } from './debug';
 import { requireOption } from './errors';
 import { getEflags } from './flags';
 import { runLoop } from './run';
@@ -138,6 +139,7 @@ export class Cpu extends CpuCore implements CpuState {
   set cr4(v: number) {
     this.cr[4] = v;
     this.pushPagingState();
+    refreshDebug(this);
   }
 
   /** Requests a 'stop' exit at the next instruction boundary (callable from a device callback). */
@@ -156,6 +158,13 @@ export class Cpu extends CpuCore implements CpuState {
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
+    this.dbgArm = 0;
+    this.dbgHits = 0;
+    this.dbgCarry = 0;
+    this.dbgNow = 0;
+    this.sysenterCs = 0;
+    this.sysenterEsp = 0;
+    this.sysenterEip = 0;
     for (const s of [SREG_ES, SREG_SS, SREG_DS, SREG_FS, SREG_GS])
       this.setSegmentCache(s, 0, 0, 0xffff, 0x93);
     this.setSegmentCache(SREG_CS, 0xf000, 0xffff0000 | 0, 0xffff, 0x9b);
@@ -177,6 +186,7 @@ export class Cpu extends CpuCore implements CpuState {
     this.apicBase = 0xfee00900;
     this.setCpl(0);
     this.pushPagingState();
+    refreshDebug(this);
   }
 
   /**

@@ -36,8 +36,12 @@ export interface CpuidConfig {
   leaves?: Readonly<Record<number, readonly [number, number, number, number]>>;
 }
 
-/** Features this interpreter implements itself: TSC, MSR, CX8, CMOV (no FPU: x87 is a later issue). */
-const BUILTIN_EDX = CPUID_EDX_TSC | CPUID_EDX_MSR | CPUID_EDX_CX8 | CPUID_EDX_CMOV;
+/**
+ * Features this interpreter implements itself: DE (CR4.DE, I/O breakpoints, DR4/DR5 #UD), TSC, MSR,
+ * CX8, SEP (SYSENTER/SYSEXIT), CMOV. No FPU (x87 is a later issue), no VME/PVI.
+ */
+const BUILTIN_EDX =
+  CPUID_EDX_DE | CPUID_EDX_TSC | CPUID_EDX_MSR | CPUID_EDX_CX8 | CPUID_EDX_SEP | CPUID_EDX_CMOV;
 /** Highest basic leaf (the Pentium II reports 2). */
 const MAX_BASIC = 2;
 

@@ -43,7 +43,7 @@ import type { Cpu } from './cpu';
 import { ea } from './decode';
 import { execute0f } from './exec0f';
 import { cond, flushFlags, getOF } from './flags';
-import { SRC_SOFT } from './interrupt';
+import { SRC_EXT, SRC_SOFT } from './interrupt';
 import { checkIo, hlt, ioIn, ioOut } from './io';
 import { div, idiv, imul1, imulTrunc, mul } from './muldiv';
 import {
@@ -65,6 +65,7 @@ import {
 import { isProtected, loadSegment } from './segment';
 import { shiftE } from './shift';
 import { stringOp } from './string';
+import { v86IntCheck } from './v86';
 
 /** Executes the decoded instruction. */
 export function execute(cpu: Cpu): void {
@@ -341,7 +342,7 @@ function executeRare(cpu: Cpu, op: number): void {
       bound(cpu);
       return;
     case 0x63:
-      // ARPL is a protected-mode instruction (#UD in real and v86 mode); its checks are part 2.
+      // ARPL is a protected-mode instruction (#UD in real and v86 mode).
       if (!isProtected(cpu)) cpu.raise(EXC_UD, -1);
       arpl(cpu);
       return;
@@ -430,6 +431,7 @@ function executeRare(cpu: Cpu, op: number): void {
       int(cpu, EXC_BP, SRC_SOFT);
       return;
     case 0xcd:
+      v86IntCheck(cpu);
       int(cpu, cpu.imm & 0xff, SRC_SOFT);
       return;
     case 0xce:
@@ -497,8 +499,9 @@ function executeRare(cpu: Cpu, op: number): void {
       jumpFar(cpu, cpu.imm2, cpu.imm);
       return;
     case 0xf1:
-      // INT1 / ICEBP: a #DB trap delivered like an external event (no DPL check; SDM §6.15).
-      int(cpu, EXC_DB, 0);
+      // INT1 / ICEBP: a #DB trap delivered like an external event — no gate DPL check, EXT set in
+      // error codes, not IOPL-sensitive in v86, DR6 unchanged (SDM §6.15, "INT n/INTO/INT3/INT1").
+      int(cpu, EXC_DB, SRC_EXT);
       return;
     case 0xf4:
       hlt(cpu);
@@ -550,8 +553,9 @@ function executeLow(cpu: Cpu, op: number): void {
     case 0x1f: {
       const sreg = op >> 3;
       const v = cpu.o32 ? cpu.peek32(0) & 0xffff : cpu.peek16(0);
-      loadSegment(cpu, sreg, v);
+      // ESP moves by the old SS's B bit (POP SS may change it); a faulting load restores ESP.
       cpu.addSp(cpu.o32 ? 4 : 2);
+      loadSegment(cpu, sreg, v);
       if (sreg === SREG_SS) cpu.shadowAt = cpu.icount + 1;
       return;
     }
@@ -657,14 +661,20 @@ function group5(cpu: Cpu): void {
   }
 }
 
-/** ARPL Ew, Gw (63): raise the RPL of the destination selector to that of the source. */
+/**
+ * ARPL Ew, Gw (63): raise the RPL of the destination selector to that of the source. A memory
+ * destination is read with read rights and written only when the RPL changes, so an unchanged
+ * selector in a read-only segment does not fault (the 386 behaviour test386 checks).
+ */
 function arpl(cpu: Cpu): void {
-  const lin = rmwAddr(cpu, 1);
-  const dest = rmwRead(cpu, lin, 1);
   const src = cpu.r16[cpu.reg << 1]!;
+  const off = cpu.isMem ? ea(cpu) : 0;
+  const dest = cpu.isMem ? cpu.rd16(cpu.seg, off) : cpu.r16[cpu.rm << 1]!;
   flushFlags(cpu);
   if ((dest & 3) < (src & 3)) {
-    rmwWrite(cpu, lin, 1, (dest & ~3) | (src & 3));
+    const v = (dest & ~3) | (src & 3);
+    if (cpu.isMem) cpu.wr16(cpu.seg, off, v);
+    else cpu.r16[cpu.rm << 1] = v;
     cpu.flags |= 0x40;
   } else cpu.flags &= ~0x40;
 }

@@ -11,6 +11,7 @@ import { imulTrunc } from './muldiv';
 import { readE8, readE16, readEv, writeE8, writeGv } from './operands';
 import { loadSegment } from './segment';
 import { shiftDouble } from './shift';
+import { sysenter, sysexit } from './sysenter';
 import {
   clts,
   cpuidInsn,
@@ -99,6 +100,12 @@ export function execute0f(cpu: Cpu, op: number): void {
       return;
     case 0x33:
       rdpmc(cpu);
+      return;
+    case 0x34:
+      sysenter(cpu);
+      return;
+    case 0x35:
+      sysexit(cpu);
       return;
     case 0xa0:
       pushSeg(cpu, SREG_FS);

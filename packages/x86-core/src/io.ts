@@ -6,17 +6,19 @@
 import { EXIT_HLT, EXIT_IO } from './bus';
 import { EXC_GP, FLAG_VM } from './constants';
 import type { Cpu } from './cpu';
+import { ioBreakpoints } from './debug';
+import { checkIoBitmap, ioPrivileged } from './io-permission';
 import { isProtected } from './segment';
 import { STOP_HLT } from './signals';
 
 /**
- * I/O permission (SDM Vol. 1 §18.5): in protected mode with CPL > IOPL, or in v86 mode, the TSS
- * I/O bitmap decides; bitmap checks are part 2, so such accesses raise #GP(0) until then.
+ * I/O permission (SDM Vol. 1 §19.5): in protected mode with CPL > IOPL, or in virtual-8086 mode, the
+ * TSS I/O permission bit map decides (io-permission.ts). An enabled I/O breakpoint (CR4.DE) on the
+ * port is recorded as a pending #DB trap (debug.ts).
  */
-export function checkIo(cpu: Cpu, _port: number, _size: number): void {
-  if ((cpu.flags & FLAG_VM) !== 0 || (isProtected(cpu) && cpu.cplValue > ((cpu.flags >> 12) & 3))) {
-    cpu.raise(EXC_GP, 0);
-  }
+export function checkIo(cpu: Cpu, port: number, size: number): void {
+  if (!ioPrivileged(cpu)) checkIoBitmap(cpu, port, size);
+  if (cpu.dbgIo !== 0) ioBreakpoints(cpu, port, size);
 }
 
 /** IN: reads `size` bytes from `port`; nothing attached reads all-ones. */

@@ -221,6 +221,8 @@ function twoByteMap(): Spec[] {
     49: 'RDTSC',
     50: 'RDMSR',
     51: 'RDPMC',
+    52: 'SYSENTER',
+    53: 'SYSEXIT',
     160: 'PUSH FS',
     161: 'POP FS',
     162: 'CPUID',

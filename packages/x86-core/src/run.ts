@@ -5,6 +5,7 @@
 
 import { EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
+import { beforeFault, DEBUG_FLAGS, debugStep } from './debug';
 import { decode, decodeEaFast32, decodeFastFull, FAST_WINDOW } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
@@ -73,6 +74,12 @@ export function runLoop(cpu: Cpu, max: number): number {
           }
           cpu.resumeBp = -1;
         }
+        if (((cpu.flags & DEBUG_FLAGS) | cpu.dbgArm) !== 0) {
+          // Single-step, debug-register breakpoints, RF or a pending #DB: the slow path (debug.ts).
+          debugStep(cpu);
+          if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
+          continue;
+        }
         cpu.startSp = cpu.regs[4]!;
         const ip = cpu.ip;
         if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) {
@@ -138,8 +145,12 @@ export function runLoop(cpu: Cpu, max: number): number {
     } catch (e) {
       if (e !== GUEST_FAULT) throw e;
       // A fault leaves the instruction's architectural state unchanged (restartable, SDM §6.5).
-      cpu.ip = cpu.startIp;
-      cpu.regs[4] = cpu.startSp;
+      // (Except a fault in the segment loads of a committed task switch: it belongs to the new task.)
+      if (!cpu.newContextFault) {
+        cpu.ip = cpu.startIp;
+        cpu.regs[4] = cpu.startSp;
+      }
+      beforeFault(cpu);
       deliver(cpu, cpu.excVector, cpu.excError, SRC_FAULT);
       // The faulting instruction did not retire; its delivery still used a step of the budget.
       if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;

@@ -44,11 +44,17 @@ export function sysWrite32(cpu: Cpu, lin: number, v: number): void {
   cpu.memory.write32(lin >>> 0, v >>> 0, ACCESS_WRITE);
 }
 
+export function sysWrite16(cpu: Cpu, lin: number, v: number): void {
+  cpu.syncClock();
+  cpu.memory.write16(lin >>> 0, v & 0xffff, ACCESS_WRITE);
+}
+
 /**
  * Reads the descriptor for `sel` into `desc` and returns its linear address.
- * A selector beyond the table limit (or an unusable LDT) raises #GP(selector & ~3).
+ * A selector beyond the table limit (or an unusable LDT) raises `vector` (default #GP) with the
+ * error code (selector & ~3) | `ext` (SDM §6.13).
  */
-export function readDescriptor(cpu: Cpu, sel: number): number {
+export function readDescriptor(cpu: Cpu, sel: number, vector = EXC_GP, ext = 0): number {
   let base: number;
   let limit: number;
   if (sel & 4) {
@@ -58,7 +64,7 @@ export function readDescriptor(cpu: Cpu, sel: number): number {
     base = cpu.dtr[0]!;
     limit = cpu.dtr[1]!;
   }
-  if ((sel & ~7) + 7 > limit) cpu.raise(EXC_GP, sel & 0xfffc);
+  if ((sel & ~7) + 7 > limit) cpu.raise(vector, (sel & 0xfffc) | ext);
   const lin = (base + (sel & ~7)) | 0;
   desc[0] = sysRead32(cpu, lin);
   desc[1] = sysRead32(cpu, lin + 4);
@@ -75,6 +81,22 @@ export function descLimit(): number {
 }
 export function descAttr(): number {
   return (desc[1]! >>> 8) & 0xf0ff;
+}
+
+/** The same fields of a descriptor given as its two dwords (for callers that read several). */
+export function baseOf(lo: number, hi: number): number {
+  return (lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000) | 0;
+}
+export function limitOf(lo: number, hi: number): number {
+  const raw = (lo & 0xffff) | (hi & 0xf0000);
+  return hi & 0x800000 ? ((raw << 12) | 0xfff) >>> 0 : raw;
+}
+export function attrOf(hi: number): number {
+  return (hi >>> 8) & 0xf0ff;
+}
+/** Sets the accessed bit in the descriptor at `lin` whose high dword is `hi`, if it is clear. */
+export function markAccessed(cpu: Cpu, lin: number, hi: number): void {
+  if ((hi & 0x100) === 0) sysWrite32(cpu, lin + 4, hi | 0x100);
 }
 
 /** Sets the accessed bit of the descriptor at `lin` if it is clear (SDM §3.4.5.1). */

@@ -3,11 +3,12 @@
  * plus the scalar registers, restorable into a CPU with the same buses.
  */
 import type { Cpu } from './cpu';
+import { refreshDebug } from './debug';
 import { X86CoreError } from './errors';
 import { getEflags } from './flags';
 
-/** Version of the snapshot layout. */
-export const CPU_SNAPSHOT_VERSION = 1;
+/** Version of the snapshot layout (2 added the SYSENTER MSRs; version 1 snapshots still restore). */
+export const CPU_SNAPSHOT_VERSION = 2;
 
 export interface CpuSnapshot {
   version: number;
@@ -20,7 +21,10 @@ export interface CpuSnapshot {
   cr: Int32Array;
   dr: Int32Array;
   exitCounts: Float64Array;
-  /** eip, eflags, cpl, instructions, halted, shutdown, nmiBlocked, tscOffset, apicBase, shadow pending. */
+  /**
+   * eip, eflags, cpl, instructions, halted, shutdown, nmiBlocked, tscOffset, apicBase, shadow
+   * pending, IA32_SYSENTER_CS/ESP/EIP (the last three from version 2).
+   */
   scalars: Float64Array;
 }
 
@@ -47,6 +51,9 @@ export function saveCpu(cpu: Cpu): CpuSnapshot {
       cpu.tscOffset,
       cpu.apicBase,
       cpu.shadowAt === cpu.icount ? 1 : 0,
+      cpu.sysenterCs,
+      cpu.sysenterEsp,
+      cpu.sysenterEip,
     ),
   };
 }
@@ -57,15 +64,17 @@ function check(ok: boolean, what: string): void {
 
 export function restoreCpu(cpu: Cpu, s: CpuSnapshot): void {
   check(
-    typeof s === 'object' && s !== null && s.version === CPU_SNAPSHOT_VERSION,
-    `version must be ${CPU_SNAPSHOT_VERSION}`,
+    typeof s === 'object' && s !== null && (s.version === 1 || s.version === CPU_SNAPSHOT_VERSION),
+    `version must be 1 or ${CPU_SNAPSHOT_VERSION}`,
   );
   check(s.regs instanceof Int32Array && s.regs.length === 8, 'regs must be an Int32Array(8)');
   for (const k of ['segSel', 'segBase', 'segRawLimit', 'segAttr', 'cr', 'dr'] as const) {
     check(s[k] !== undefined && s[k].length === 8, `${k} must have 8 entries`);
   }
   check(
-    s.dtr?.length === 4 && s.scalars?.length === 10 && s.exitCounts?.length === cpu.exitCounts.length,
+    s.dtr?.length === 4 &&
+      s.scalars?.length === (s.version === 1 ? 10 : 13) &&
+      s.exitCounts?.length === cpu.exitCounts.length,
     'is truncated',
   );
   cpu.regs.set(s.regs);
@@ -87,6 +96,14 @@ export function restoreCpu(cpu: Cpu, s: CpuSnapshot): void {
   cpu.tscOffset = sc[7]!;
   cpu.apicBase = sc[8]!;
   cpu.shadowAt = sc[9] === 1 ? cpu.icount : -1;
+  cpu.sysenterCs = (sc[10] ?? 0) & 0xffff;
+  cpu.sysenterEsp = (sc[11] ?? 0) | 0;
+  cpu.sysenterEip = (sc[12] ?? 0) | 0;
+  cpu.dbgArm = 0;
+  cpu.dbgHits = 0;
+  cpu.dbgCarry = 0;
+  cpu.dbgNow = 0;
+  refreshDebug(cpu);
   cpu.setCpl(sc[2]! & 3);
   cpu.pushPagingState();
 }

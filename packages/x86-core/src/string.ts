@@ -5,7 +5,7 @@
  * middle of a repeated instruction restarts it where it stopped.
  */
 import { cmpFlags } from './alu';
-import { FLAG_DF, SREG_DS, SREG_ES } from './constants';
+import { FLAG_DF, FLAG_RF, SREG_DS, SREG_ES } from './constants';
 import type { Cpu } from './cpu';
 import { getZF } from './flags';
 import { checkIo, ioIn, ioOut } from './io';
@@ -33,7 +33,7 @@ export function stringOp(cpu: Cpu, op: number): void {
   const sz = size === 0 ? 7 : size === 1 ? 15 : 31;
   const kind = op & 0xfe;
   if (kind === 0x6c || kind === 0x6e) checkIo(cpu, cpu.r16[4]!, 1 << size);
-  let budget = REP_CHUNK;
+  let budget = cpu.repChunk;
   for (;;) {
     if (rep !== 0) {
       const count = a32 ? r[1]! : cpu.r16[2]!;
@@ -100,10 +100,13 @@ export function stringOp(cpu: Cpu, op: number): void {
     else cpu.r16[2] = cpu.r16[2]! - 1;
     // REPE/REPNE end CMPS/SCAS on the first (mis)match (F3 = while equal, F2 = while not equal).
     if (cmp && getZF(cpu) !== (rep === 0xf3)) return;
-    if (--budget === 0) {
+    if (--budget === 0 && (a32 ? r[1]! : cpu.r16[2]!) !== 0) {
       // Yield to the run loop: the instruction restarts with the updated registers, so interrupts
-      // and the budget are honoured during long repeats (as hardware does between iterations).
+      // and the budget are honoured during long repeats (as hardware does between iterations). An
+      // event taken here pushes RF = 1, so the resumed instruction does not hit its own
+      // instruction breakpoint again (SDM §17.3.1.1).
       cpu.ip = cpu.startIp;
+      cpu.flags |= FLAG_RF;
       // Not retired yet: cancel the run loop's increment for this step.
       cpu.icount--;
       return;

@@ -31,11 +31,13 @@ import {
   SREG_TR,
 } from './constants';
 import type { Cpu } from './cpu';
-import { CPUID_EDX_PAE, CPUID_EDX_PGE, CPUID_EDX_PSE } from './cpuid';
+import { CPUID_EDX_DE, CPUID_EDX_PAE, CPUID_EDX_PGE, CPUID_EDX_PSE } from './cpuid';
+import { generalDetect, refreshDebug } from './debug';
 import { ea } from './decode';
 import { flushFlags } from './flags';
 import { readE16, writeE16 } from './operands';
 import { desc, descAttr, descBase, descLimit, isProtected, readDescriptor, sysWrite32 } from './segment';
+import { readSysenterMsr, writeSysenterMsr } from './sysenter';
 
 const cpuidOut = new Int32Array(4);
 
@@ -81,6 +83,12 @@ export function rdmsr(cpu: Cpu): void {
     cpu.regs[2] = Math.floor(t / 4294967296);
     return;
   }
+  const own = readSysenterMsr(cpu, msr);
+  if (own !== undefined) {
+    cpu.regs[0] = own;
+    cpu.regs[2] = 0;
+    return;
+  }
   const v = cpu.msr?.read(msr);
   if (v !== undefined) {
     setEdxEax(cpu, v);
@@ -105,6 +113,7 @@ export function wrmsr(cpu: Cpu): void {
     cpu.tscOffset = hi * 4294967296 + lo - cpu.clock.now();
     return;
   }
+  if (writeSysenterMsr(cpu, msr, lo)) return;
   if (cpu.msr?.write(msr, (BigInt(hi) << 32n) | BigInt(lo))) return;
   if (msr === MSR_APIC_BASE) {
     // Bits 12..35 base, 11 enable, 8 BSP (read-only); reserved bits ⇒ #GP(0).
@@ -146,6 +155,7 @@ function cr4Allowed(cpu: Cpu): number {
   return (
     CR4_TSD |
     CR4_PCE |
+    (f & CPUID_EDX_DE ? CR4_DE : 0) |
     (f & CPUID_EDX_PSE ? CR4_PSE : 0) |
     (f & CPUID_EDX_PAE ? CR4_PAE : 0) |
     (f & CPUID_EDX_PGE ? CR4_PGE : 0)
@@ -195,13 +205,15 @@ export function movToCr(cpu: Cpu): void {
       if (v & ~cr4Allowed(cpu)) cpu.raise(EXC_GP, 0);
       cpu.cr[4] = v;
       cpu.pushPagingState();
+      // CR4.DE turns I/O breakpoints on or off.
+      refreshDebug(cpu);
       return;
     default:
       cpu.raise(EXC_UD, -1);
   }
 }
 
-/** DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD). Breakpoint matching is part 2. */
+/** DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); SDM §17.2.2. */
 function drIndex(cpu: Cpu): number {
   const n = cpu.reg;
   if (n === 4 || n === 5) {
@@ -211,18 +223,23 @@ function drIndex(cpu: Cpu): number {
   return n;
 }
 
+/** MOV from DRn: #GP(0) unless CPL 0, then #DB (BD) if DR7.GD, then #UD for DR4/DR5 with CR4.DE. */
 export function movFromDr(cpu: Cpu): void {
   privileged(cpu);
+  generalDetect(cpu);
   cpu.regs[cpu.rm] = cpu.dr[drIndex(cpu)]!;
 }
 
 export function movToDr(cpu: Cpu): void {
   privileged(cpu);
+  generalDetect(cpu);
   const n = drIndex(cpu);
   const v = cpu.regs[cpu.rm]!;
   if (n === 6) cpu.dr[6] = (v & 0xe00f) | (0xffff0ff0 | 0);
   else if (n === 7) cpu.dr[7] = (v & 0xffff2bff) | 0x400;
   else cpu.dr[n] = v;
+  // Breakpoint enables or addresses changed (debug.ts).
+  refreshDebug(cpu);
 }
 
 /** Group 6 (0F 00): protected mode only (#UD in real and v86 mode). */
