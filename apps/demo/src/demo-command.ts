@@ -3,86 +3,19 @@
  * models and prints, per workload, exits by kind, virtual cycles, wall time and the PV/native
  * ratios: the seed's claim in numbers.
  */
-import { miniKernelImage } from '@pv/guest';
-import type { ExitKindName } from '@pv/x86-core';
-import { type ExitModel, Vm } from './vm';
+import { bootMiniKernel, type MiniKernelRun, totalExits } from './mini-kernel';
+import type { ExitModel } from './vm';
 
-/** Fixed epoch so that the demo's output is reproducible. */
-const DEMO_EPOCH_MS = Date.UTC(2026, 0, 1);
+export type { WorkloadFigures } from './mini-kernel';
 
-export interface WorkloadFigures {
-  workload: string;
-  /** Host-side exits by kind between the kernel's BEGIN and RESULT lines. */
-  exits: Record<ExitKindName, number>;
-  /** Virtual cycles between BEGIN and RESULT. */
-  virtualCycles: number;
-  wallMs: number;
-  /** The RESULT line's fields (ops, checksum, status, …). */
-  result: Record<string, string>;
-}
-
-export interface DemoRun {
-  mode: 'native' | 'pv';
-  exitModel: ExitModel;
-  workloads: WorkloadFigures[];
-  console: string;
-  status: number | undefined;
-}
-
-const totalExits = (e: Record<string, number>) => Object.values(e).reduce((a, b) => a + b, 0);
-
-/** Boots the mini kernel once and collects its per-workload figures. */
+/** Boots the mini kernel once (natively: `pv=off`) and collects its per-workload figures. */
 export function runMiniKernel(
   mode: 'native' | 'pv',
   exitModel: ExitModel,
   echo?: (line: string) => void,
-): DemoRun {
-  let console = '';
-  let line = '';
-  const workloads: WorkloadFigures[] = [];
-  let begin: { exits: Record<ExitKindName, number>; cycles: number; wall: number } | undefined;
-  const vm: Vm = new Vm({
-    memoryMiB: 64,
-    epochMs: DEMO_EPOCH_MS,
-    exitModel,
-    console: (bytes) => {
-      for (const b of bytes) {
-        const c = String.fromCharCode(b);
-        console += c;
-        if (c !== '\n') {
-          line += c;
-          continue;
-        }
-        echo?.(line);
-        if (line.startsWith('BEGIN ')) {
-          begin = { exits: vm.exits(), cycles: vm.clock.now(), wall: performance.now() };
-        } else if (line.startsWith('RESULT ') && begin) {
-          const now = vm.exits();
-          const exits = Object.fromEntries(
-            Object.entries(now).map(([k, v]) => [k, v - begin!.exits[k as ExitKindName]]),
-          ) as Record<ExitKindName, number>;
-          const result = Object.fromEntries(
-            line
-              .slice(7)
-              .split(' ')
-              .map((kv) => kv.split('=') as [string, string]),
-          );
-          workloads.push({
-            workload: result.workload ?? '?',
-            exits,
-            virtualCycles: vm.clock.now() - begin.cycles,
-            wallMs: performance.now() - begin.wall,
-            result,
-          });
-          begin = undefined;
-        }
-        line = '';
-      }
-    },
-  });
-  vm.bootMultiboot(miniKernelImage(), { name: 'pv-kernel.elf', cmdline: mode === 'native' ? 'pv=off' : '' });
-  const r = vm.run(500_000_000);
-  return { mode, exitModel, workloads, console, status: r.reason === 'debug-exit' ? r.status : undefined };
+  smp = 1,
+): MiniKernelRun {
+  return bootMiniKernel({ mode, exitModel, echo, smp });
 }
 
 function fmt(n: number): string {
@@ -101,7 +34,7 @@ function breakdown(e: Record<string, number>): string {
 }
 
 /** The side-by-side table of one exit model. */
-export function comparisonTable(native: DemoRun, pv: DemoRun): string {
+export function comparisonTable(native: MiniKernelRun, pv: MiniKernelRun): string {
   const rows: string[][] = [
     [
       'workload',
@@ -144,31 +77,38 @@ export function comparisonTable(native: DemoRun, pv: DemoRun): string {
 export function demoCommand(write: (text: string) => void): number {
   write('@pv demo: the mini PV kernel, booted natively (pv=off) and paravirtually (batched hypercalls)\n\n');
   let ok = true;
-  for (const exitModel of ['shadow', 'nested'] as const) {
-    const native = runMiniKernel(
-      'native',
-      exitModel,
-      exitModel === 'shadow' ? (l) => write(`  native | ${l}\n`) : undefined,
-    );
-    const pv = runMiniKernel(
-      'pv',
-      exitModel,
-      exitModel === 'shadow' ? (l) => write(`  pv     | ${l}\n`) : undefined,
-    );
-    write(
-      `\nexit model: ${exitModel}${exitModel === 'shadow' ? ' (page-table writes, CR3 loads and INVLPG exit)' : ' (EPT-like: they do not)'}\n`,
-    );
-    write(comparisonTable(native, pv));
-    write('\n');
+  const check = (native: MiniKernelRun, pv: MiniKernelRun) => {
     for (const run of [native, pv]) {
       for (const w of run.workloads) if (w.result.status !== 'ok') ok = false;
-      if (run.status !== 1) ok = false;
+      if (run.exitCode !== 0 || run.workloads.length !== 4) ok = false;
     }
     for (const w of native.workloads) {
       const p = pv.workloads.find((x) => x.workload === w.workload);
       if (p?.result.checksum !== w.result.checksum) ok = false;
     }
+  };
+  for (const exitModel of ['shadow', 'nested'] as const) {
+    const echo = (mode: string) =>
+      exitModel === 'shadow' ? (l: string) => write(`  ${mode} | ${l}\n`) : undefined;
+    const native = runMiniKernel('native', exitModel, echo('native'));
+    const pv = runMiniKernel('pv', exitModel, echo('pv    '));
+    write(
+      `\nexit model: ${exitModel}${exitModel === 'shadow' ? ' (page-table writes, CR3 loads and INVLPG exit)' : ' (EPT-like: they do not)'}\n`,
+    );
+    write(comparisonTable(native, pv));
+    write('\n');
+    check(native, pv);
   }
+  // SMP: the application processors come up through INIT/SIPI and the IPI workload sends real IPIs.
+  const smp = 4;
+  const native = runMiniKernel('native', 'shadow', undefined, smp);
+  const pv = runMiniKernel('pv', 'shadow', undefined, smp);
+  write(
+    `exit model: shadow, ${smp} vCPUs (IPIs to other vCPUs: ICR writes natively, KVM_HC_SEND_IPI + PV EOI in pv)\n`,
+  );
+  write(comparisonTable(native, pv));
+  write('\n');
+  check(native, pv);
   write(
     ok
       ? 'every workload checked its results: same checksums in both modes\n'

@@ -3,12 +3,18 @@
  *
  *   x86-core Cpu ──Memory──▶ mmu Mmu ──MMIO──▶ xAPIC page (trap path → paravirt-ops → apic)
  *        │                                 └─▶ IO-APIC
+ *        │                                 └─▶ HPET
  *        ├──IoBus──▶ devices PortBus: COM1, PIC pair, PIT (+port 0x61), RTC, i8042, 0x92, PCI + 0xCF9,
- *        │                           POST 0x80/0x190, debugcon 0xE9, debug-exit 0xF4
+ *        │                           ACPI PM (PM1 + PM timer, S5), fw_cfg, POST 0x80/0x190,
+ *        │                           debugcon 0xE9, debug-exit 0xF4
  *        ├──MsrBus──▶ paravirt-ops trap path (x2APIC, kvmclock, PV EOI) → apic / kvmclock
  *        ├──CpuTraps──▶ paravirt-ops trap path (MOV CR3, INVLPG, HLT) → mmu / irq ops
  *        ├──InterruptLine──▶ apic LocalApic (LINT0 = PIC virtual wire)
  *        └──Hypervisor──▶ hypercall dispatcher → paravirt-ops vtable (the same ops as the traps)
+ *
+ * Firmware tables (ACPI: RSDP, RSDT, FADT, FACS, DSDT, MADT, HPET; MP 1.4) describing exactly this
+ * machine are written into the BIOS area for a multiboot boot (a ROM given with `bios` brings its own).
+ * ISA interrupts go to the PIC pair and to the IO-APIC pin the MADT names (IRQ0 → pin 2).
  *
  * One thread runs every vCPU in turn, a fixed slice each, so a run is deterministic. Virtual time
  * is the one MachineClock: it advances with retired instructions and exit costs, and when every
@@ -16,9 +22,20 @@
  */
 import { APIC_DEFAULT_ADDRESS, ApicBus, LocalApic } from '@pv/apic';
 import {
+  ACPI_PM_BASE,
+  ACPI_PM_SIZE,
+  ACPI_SCI_IRQ,
+  AcpiPm,
   createI440fxHostBridge,
   DebugConsole,
   DebugExit,
+  type FirmwareLayout,
+  FW_CFG_DMA_PORT,
+  FW_CFG_PORT,
+  FwCfg,
+  HPET_BASE,
+  HPET_SIZE,
+  Hpet,
   I8042,
   IOAPIC_DEFAULT_BASE,
   IOAPIC_MMIO_SIZE,
@@ -33,6 +50,7 @@ import {
   Rtc,
   type SystemEvents,
   Uart16550,
+  writeFirmwareTables,
 } from '@pv/devices';
 import { loadMultiboot, type MultibootModule } from '@pv/guest';
 import { Mmu } from '@pv/mmu';
@@ -66,6 +84,7 @@ import {
   EXIT_PT_WRITE,
   type ExitKindName,
   MachineClock,
+  type MemoryCpuHooks,
   SREG_CS,
 } from '@pv/x86-core';
 
@@ -103,6 +122,13 @@ export interface VmOptions {
   bios?: readonly { base: number; data: Uint8Array }[];
   /** Keep a bounded ring of the last N paravirt-ops calls (`vm.trace`); 0 or absent: no trace. */
   traceCapacity?: number;
+  /**
+   * Interpose on the paravirt-ops vtable that the trap path and the hypercalls both end in (after
+   * the statistics and the trace): e.g. to inject host faults in tests, or to change CPUID answers.
+   */
+  ops?: (ops: PvOps) => PvOps;
+  /** Called with every POST code the guest writes to port 0x80 (or 0x190). */
+  onPost?: (code: number) => void;
 }
 
 export type StopReason = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'budget';
@@ -134,7 +160,13 @@ export class Vm {
   readonly pit: Pit8254;
   readonly rtc: Rtc;
   readonly ioapic: IoApic;
-  readonly post = new PostPort();
+  readonly hpet: Hpet;
+  /** ACPI PM1 event/control blocks and PM timer at ACPI_PM_BASE: SLP_EN with S5 powers off. */
+  readonly acpiPm: AcpiPm;
+  readonly fwCfg: FwCfg;
+  /** Where the ACPI and MP tables went (undefined when a ROM was given: it brings its own). */
+  readonly firmware: FirmwareLayout | undefined;
+  readonly post: PostPort;
   readonly kvmclock: KvmClock;
   /** The paravirt-ops vtable (wrapped with per-op statistics) both paths end in. */
   readonly ops: PvOps;
@@ -170,6 +202,9 @@ export class Vm {
       epochNs: BigInt(epochMs) * 1_000_000n,
     });
 
+    const onPost = options.onPost;
+    this.post = new PostPort(onPost ? { onCode: (code) => onPost(code) } : {});
+
     // ---- platform devices on the port bus ----
     const events: SystemEvents = {
       onExit: (status) => this.stop('debug-exit', status),
@@ -178,23 +213,65 @@ export class Vm {
       onA20: (enabled) => this.mmu.setA20(enabled),
     };
     this.pic = new Pic8259Pair({ onIntr: (level) => this.vcpus[0]?.apic.setLint0(level) });
+    this.ioapic = new IoApic({ sink: (msg) => this.apicBus.deliver(msg) });
+    // An ISA interrupt drives the PIC input and the IO-APIC pin of the MADT (IRQ0 → GSI 2).
+    const isaIrq = (irq: number, level: boolean) => {
+      this.pic.setIrq(irq, level);
+      this.ioapic.setIrq(irq === 0 ? 2 : irq, level);
+    };
+    // With the HPET's legacy replacement on, the PIT and RTC outputs are disconnected (HPET 1.0a §2.3.9.2.2).
+    let legacyReplacement = false;
     const out1 = new Uint8Array(1);
     this.uart = new Uart16550({
-      irq: (level) => this.pic.setIrq(IRQ_COM1, level),
+      irq: (level) => isaIrq(IRQ_COM1, level),
       output: (byte) => {
         out1[0] = byte;
         console(out1);
       },
     });
-    this.pit = new Pit8254({ clock: this.clock, irq: (level) => this.pic.setIrq(IRQ_PIT, level) });
+    this.pit = new Pit8254({
+      clock: this.clock,
+      irq: (level) => {
+        if (!legacyReplacement) isaIrq(IRQ_PIT, level);
+      },
+    });
     this.rtc = new Rtc({
       clock: this.clock,
-      irq: (level) => this.pic.setIrq(IRQ_RTC, level),
+      irq: (level) => {
+        if (!legacyReplacement) isaIrq(IRQ_RTC, level);
+      },
       epochMs,
       memory: { belowFourG: this.ramSize },
       cpus: smp,
     });
-    this.ioapic = new IoApic({ sink: (msg) => this.apicBus.deliver(msg) });
+    this.hpet = new Hpet({
+      clock: this.clock,
+      // Legacy replacement: timer 0 is ISA IRQ 0, timer 1 ISA IRQ 8; else `line` is an IO-APIC pin.
+      irq: (line, level) =>
+        this.hpet.legacyReplacement ? isaIrq(line, level) : this.ioapic.setIrq(line, level),
+      onLegacyReplacement: (on) => {
+        legacyReplacement = on;
+      },
+    });
+    this.acpiPm = new AcpiPm({ clock: this.clock, sci: (level) => isaIrq(ACPI_SCI_IRQ, level), events });
+    // The firmware tables describe this machine: its CPUs, IO-APIC, HPET, PM block and reset register.
+    const platform = { ramSize: this.ramSize, cpus: smp };
+    this.firmware = options.bios
+      ? undefined
+      : writeFirmwareTables(platform, { writePhys: (gpa, bytes) => this.mmu.writePhys(gpa, bytes) });
+    this.fwCfg = new FwCfg({
+      ramSize: this.ramSize,
+      cpus: smp,
+      e820: this.firmware?.e820,
+      dma: {
+        read: (gpa, length) => (this.mmu.isRam(gpa, length) ? this.mmu.readPhys(gpa, length) : undefined),
+        write: (gpa, bytes) => {
+          if (!this.mmu.isRam(gpa, bytes.length)) return false;
+          this.mmu.writePhys(gpa, bytes);
+          return true;
+        },
+      },
+    });
     this.ports.registerBytes(0x3f8, 8, this.uart, 'com1');
     this.ports.registerBytes(0x20, 2, this.pic.master, 'pic-master');
     this.ports.registerBytes(0xa0, 2, this.pic.slave, 'pic-slave');
@@ -211,11 +288,21 @@ export class Vm {
     const pci = new PciHost({ resetControl: new ResetControl({ events }) });
     pci.bus.register(0, 0, createI440fxHostBridge());
     this.ports.register(0xcf8, 8, pci, 'pci-config');
+    this.ports.register(ACPI_PM_BASE, ACPI_PM_SIZE, this.acpiPm, 'acpi-pm');
+    this.ports.register(FW_CFG_PORT, 2, this.fwCfg, 'fw-cfg');
+    this.ports.register(FW_CFG_DMA_PORT, 8, this.fwCfg.dmaPort, 'fw-cfg-dma');
     this.ports.register(0x80, 1, this.post, 'post');
     this.ports.register(0x190, 1, this.post, 'post-190');
     this.ports.register(0xe9, 1, new DebugConsole({ output: (b) => console(Uint8Array.of(b)) }), 'debugcon');
     this.ports.register(0xf4, 4, new DebugExit({ events }), 'debug-exit');
     this.mmu.mapMmio(IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE, this.ioapic.mmio);
+    // The HPET's 1 KiB block in a whole page (the MMU maps pages); the rest reads 0, as unassigned.
+    this.mmu.mapMmio(HPET_BASE, 0x1000, {
+      read: (offset, size) => (offset < HPET_SIZE ? this.hpet.read(offset, size) : 0),
+      write: (offset, size, value) => {
+        if (offset < HPET_SIZE) this.hpet.write(offset, size, value);
+      },
+    });
 
     // ---- vCPUs: CPU + local APIC, the trap path and the hypercall path into one vtable ----
     const pvMachine: PvMachine = {
@@ -250,14 +337,21 @@ export class Vm {
     }
     const stats = withStats(createDirectOps(pvMachine), { exitCost: options.exitCost ?? 1500 });
     this.opStats = stats.stats;
+    let ops: PvOps = stats;
     if (options.traceCapacity) {
       const traced = withTrace(stats, { capacity: options.traceCapacity });
       this.trace = traced.trace;
-      this.ops = traced;
-    } else {
-      this.ops = stats;
+      ops = traced;
     }
+    this.ops = options.ops ? options.ops(ops) : ops;
     const features = options.pv === false ? {} : advertisedFeatures(pvMachine);
+    // Every Cpu attaches its page-fault entry to the MMU it is given; the vCPUs share one MMU, so
+    // the hooks are collected here and the MMU gets one set that raises #PF on the running vCPU.
+    const cpuHooks: MemoryCpuHooks[] = [];
+    const attachCpu = this.mmu.attachCpu;
+    this.mmu.attachCpu = (hooks) => {
+      cpuHooks.push(hooks);
+    };
     for (let i = 0; i < smp; i++) {
       const apic = pvVcpus[i]!.apic;
       const trap = new TrapPath(this.ops, i);
@@ -287,6 +381,13 @@ export class Vm {
       cpus.push(cpu);
       this.vcpus.push({ cpu, apic, trap, waitingForSipi: i !== 0 });
     }
+    this.mmu.attachCpu = attachCpu;
+    this.mmu.attachCpu({
+      raisePageFault: (lin, errorCode) => cpuHooks[this.current]!.raisePageFault(lin, errorCode),
+      codeWritten: (page) => {
+        for (const h of cpuHooks) h.codeWritten?.(page);
+      },
+    });
     this.apicBus.ioApicEoi = (vector) => this.ioapic.eoi(vector);
     // The xAPIC page traps into the ops (one exit per access). All vCPUs share the MMU, so the
     // page is routed to the APIC of the vCPU that is running.
@@ -336,7 +437,12 @@ export class Vm {
       for (let i = 0; i < this.vcpus.length; i++) {
         const v = this.vcpus[i]!;
         if (v.waitingForSipi) continue;
-        this.current = i;
+        if (this.current !== i) {
+          // The vCPUs share one MMU: its walker takes the paging state (CR0, CR3, CR4, CPL) of the
+          // vCPU that runs now (an AP starts in real mode while the BSP pages). Same state: no flush.
+          this.current = i;
+          v.cpu.pushPagingState();
+        }
         // A halted vCPU polls its interrupt line itself (run() returns at once if nothing is
         // deliverable); probing nmi() here would consume the NMI.
         const budget = Math.max(1, Math.min(SLICE, maxInstructions - executed, this.cyclesToDeadline()));
@@ -391,6 +497,12 @@ export class Vm {
     v.cpu.reset();
     v.waitingForSipi = i !== 0;
     v.cpu.stop();
+    this.restorePagingState(i);
+  }
+
+  /** A reset of vCPU `i` pushed its paging state into the shared MMU: give it back to the running one. */
+  private restorePagingState(i: number): void {
+    if (i !== this.current) this.vcpus[this.current]?.cpu.pushPagingState();
   }
 
   /** STARTUP IPI: real mode at CS = vector << 8, IP = 0 (SDM 8.4.4.1). */
@@ -401,6 +513,7 @@ export class Vm {
     v.cpu.reset();
     v.cpu.loadSegmentReal(SREG_CS, vector << 8);
     v.cpu.eip = 0;
+    this.restorePagingState(i);
   }
 
   private wake(i: number): void {
@@ -409,7 +522,12 @@ export class Vm {
   }
 
   private nextDeadline(): number {
-    let d = Math.min(this.pit.nextDeadline(), this.rtc.nextDeadline());
+    let d = Math.min(
+      this.pit.nextDeadline(),
+      this.rtc.nextDeadline(),
+      this.hpet.nextDeadline(),
+      this.acpiPm.nextDeadline(),
+    );
     for (const v of this.vcpus) d = Math.min(d, v.apic.nextDeadline());
     return d;
   }
@@ -423,6 +541,8 @@ export class Vm {
     const now = this.clock.now();
     if (this.pit.nextDeadline() <= now) this.pit.update();
     if (this.rtc.nextDeadline() <= now) this.rtc.update();
+    if (this.hpet.nextDeadline() <= now) this.hpet.update(now);
+    if (this.acpiPm.nextDeadline() <= now) this.acpiPm.update(now);
     for (const v of this.vcpus) if (v.apic.nextDeadline() <= now) v.apic.tick();
   }
 }

@@ -45,7 +45,7 @@ static const char *const exception_names[32] = {
 void debug_exit(u8 code)
 {
 	console_flush();
-	counters.pio++;
+	COUNT(pio);
 	outb(DEBUG_EXIT_PORT, code);
 	for (;;) __asm__ __volatile__("cli; hlt");
 }
@@ -53,6 +53,11 @@ void debug_exit(u8 code)
 void panic(const char *why, u32 value)
 {
 	__asm__ __volatile__("cli");
+	if (cpu_index() != 0) {
+		kputs("cpu");
+		kput_dec(cpu_index());
+		kputs(": ");
+	}
 	kputs("PANIC ");
 	kputs(why);
 	kputs(" value=0x");
@@ -80,6 +85,11 @@ void isr_dispatch(struct frame *f)
 		return;
 	}
 	/* Unexpected exception or interrupt: report it and fail the run. */
+	if (cpu_index() != 0) {
+		kputs("cpu");
+		kput_dec(cpu_index());
+		kputs(": ");
+	}
 	kputs("EXCEPTION vector=");
 	kput_dec(f->vector);
 	if (f->vector < 32) {
@@ -99,9 +109,17 @@ void isr_dispatch(struct frame *f)
 	debug_exit(EXIT_EXCEPTION);
 }
 
+static struct dtr gdtr, idtr;
+
+/* An application processor shares the BSP's GDT, IDT and handler table. */
+void arch_init_ap(void)
+{
+	gdt_load(&gdtr);
+	__asm__ __volatile__("lidt %0" ::"m"(idtr));
+}
+
 void arch_init(void)
 {
-	static struct dtr gdtr, idtr;
 	gdtr.limit = sizeof(gdt) - 1;
 	gdtr.base = (u32)gdt;
 	gdt_load(&gdtr);

@@ -18,7 +18,7 @@ void serial_init(void)
 		{ 4, 0x0b }, /* MCR: DTR, RTS, OUT2 */
 	};
 	for (u32 i = 0; i < ARRAY_SIZE(init); i++) {
-		counters.pio++;
+		COUNT(pio);
 		outb(COM1 + init[i][0], init[i][1]);
 		pv_ops.cpu.io_delay();
 	}

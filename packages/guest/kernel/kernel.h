@@ -1,6 +1,6 @@
 /*
  * The mini PV kernel: shared types, privileged-instruction helpers and the interfaces between
- * its files. Freestanding IA-32, 32-bit non-PAE paging, one CPU.
+ * its files. Freestanding IA-32, 32-bit non-PAE paging, up to MAX_CPUS processors (smp.c).
  */
 #ifndef KERNEL_H
 #define KERNEL_H
@@ -74,6 +74,32 @@ static inline u32 irq_save(void)
 static inline void irq_restore(u32 flags) { __asm__ __volatile__("push %0; popf" ::"r"(flags) : "memory", "cc"); }
 static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 static inline void barrier(void) { __asm__ __volatile__("" ::: "memory"); }
+static inline void wrmsr(u32 msr, u64 v)
+{
+	__asm__ __volatile__("wrmsr" ::"c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+/* ---- processors (smp.c): every CPU runs on its own STACK_SIZE-aligned stack in cpu_stacks,
+ * so a CPU finds its index from ESP (as 32-bit Linux once found current_thread_info) ---- */
+#define MAX_CPUS 32          /* APIC IDs 0..31: one KVM_HC_SEND_IPI bitmap word */
+#define STACK_SIZE 16384u
+extern u8 cpu_stacks[];
+static inline u32 cpu_index(void)
+{
+	u32 esp;
+	__asm__("mov %%esp, %0" : "=r"(esp));
+	return (esp - (u32)cpu_stacks) / STACK_SIZE;
+}
+
+/* A test-and-set spinlock (LOCK XCHG, SDM Vol. 3A 8.1.2.1) for state the CPUs share. */
+typedef struct {
+	volatile u32 locked;
+} spinlock_t;
+static inline void spin_lock(spinlock_t *l)
+{
+	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) cpu_relax();
+}
+static inline void spin_unlock(spinlock_t *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
 
 /* ---- what the guest itself issued that a hypervisor may trap (the host counts real exits) ---- */
 struct guest_counters {
@@ -86,6 +112,8 @@ struct guest_counters {
 	u32 cr3_writes; /* MOV CR3 */
 };
 extern struct guest_counters counters;
+/* Every CPU counts into the same record: a locked add, so no increment is lost. */
+#define COUNT(field) __atomic_fetch_add(&counters.field, 1, __ATOMIC_RELAXED)
 
 /* ---- interrupt frame built by boot.S (isr_common: pusha after vector and error code) ---- */
 struct frame {
@@ -96,10 +124,11 @@ struct frame {
 
 /* arch.c */
 #define VECTOR_TIMER 0x40    /* APIC timer (one-shot) */
-#define VECTOR_IPI 0x50      /* self-IPI */
+#define VECTOR_IPI 0x50      /* the IPI workload (self-IPI or to other CPUs) */
 #define VECTOR_SPURIOUS 0xff /* SDM Vol. 3A 11.9: low 4 bits must be 1 on P6 */
 typedef void (*irq_handler_t)(struct frame *f);
 void arch_init(void);
+void arch_init_ap(void); /* an application processor loads the BSP's GDT and IDT */
 void set_irq_handler(u8 vector, irq_handler_t h);
 u32 spurious_count(void);
 void __attribute__((noreturn)) debug_exit(u8 code);
@@ -121,12 +150,31 @@ u32 crc32_update(u32 crc, const void *buf, u32 len);
 #define CHURN_WINDOW_PAGES 1024u /* one page table's worth */
 #define CHURN_POOL_PAGES 256u    /* physical frames the window pages are backed by */
 void paging_init(void);
+u32 *kernel_page_dir(void);
 u32 *churn_pte(u32 page);  /* the window PTE of page `page` (0..CHURN_WINDOW_PAGES-1) */
 u8 *churn_frame(u32 i);    /* pool frame i, through its identity mapping */
 u32 churn_frame_phys(u32 i);
 
+/* smp.c */
+struct smp_info {
+	u32 cpus;              /* processors online, the BSP included */
+	u8 apic_id[MAX_CPUS];  /* by CPU index (0 = the BSP) */
+};
+extern struct smp_info smp;
+void smp_probe(void); /* before paging: count the processors in the MP table */
+void smp_boot(void);  /* after paging and the BSP's APIC: start the APs by INIT/SIPI */
+void apic_enable(void); /* main.c: software-enable this CPU's local APIC */
+
 /* workloads.c */
 int run_workloads(const char *mode);
+
+/* Set bits (no libgcc in a freestanding kernel: __builtin_popcount would call __popcountsi2). */
+static inline u32 popcount32(u32 v)
+{
+	u32 n = 0;
+	for (; v; v &= v - 1) n++;
+	return n;
+}
 
 /* small string helpers */
 static inline int str_eq_n(const char *a, const char *b, u32 n)

@@ -1,5 +1,6 @@
 /*
- * kmain: multiboot hand-off, command line, pv_ops selection, paging, the APIC, the workloads.
+ * kmain: multiboot hand-off, command line, pv_ops selection, paging, the APIC, the application
+ * processors, the workloads.
  */
 #include "pv_ops.h"
 
@@ -41,7 +42,7 @@ static int cmdline_has(const char *word)
 }
 
 /* SDM Vol. 3A 11.4.3, 11.9: software-enable the APIC, spurious vector 0xFF, accept all priorities. */
-static void apic_init(void)
+void apic_enable(void)
 {
 	pv_ops.apic.write(APIC_SPIV, APIC_SPIV_APIC_ENABLED | VECTOR_SPURIOUS);
 	pv_ops.apic.write(APIC_TASKPRI, 0);
@@ -63,10 +64,13 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	kputs("\"\n");
 
 	int pv = pv_init(cmdline_has("pv=off"));
+	smp_probe(); /* reads the BIOS data area at page 0, which paging leaves unmapped */
 	paging_init();
-	apic_init();
+	apic_enable();
+	pv_cpu_init();
 	kputs("pv-kernel: paging on, APIC enabled, mode ");
 	kputs(pv ? "pv\n" : "native\n");
+	smp_boot();
 	console_flush();
 
 	int failed = run_workloads(pv ? "pv" : "native");

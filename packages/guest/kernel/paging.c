@@ -30,6 +30,7 @@ static u8 pool[CHURN_POOL_PAGES][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
 extern char __kernel_end[];
 
+u32 *kernel_page_dir(void) { return page_dir; }
 u32 *churn_pte(u32 page) { return &window_pt[page & 0x3ff]; }
 u8 *churn_frame(u32 i) { return pool[i % CHURN_POOL_PAGES]; }
 u32 churn_frame_phys(u32 i) { return (u32)pool[i % CHURN_POOL_PAGES]; }

@@ -25,11 +25,11 @@ static int has_pv(u32 bit) { return probe.pv && (probe.pv_features >> bit) & 1; 
 /* ---- hypercalls ---- */
 static int32_t hypercall(u32 nr, u32 a0, u32 a1, u32 a2, u32 a3)
 {
-	counters.hypercalls++;
+	COUNT(hypercalls);
 	return pv_hypercall4(nr, a0, a1, a2, a3);
 }
 
-static struct pv_batch_status batch_status;
+static struct pv_batch_status batch_status[MAX_CPUS]; /* per CPU: where a short batch reports */
 
 static void __attribute__((noreturn)) batch_failed(const char *call, int32_t result, u32 count)
 {
@@ -40,23 +40,25 @@ static void __attribute__((noreturn)) batch_failed(const char *call, int32_t res
 	kputs(" of ");
 	kput_dec(count);
 	kputs(", error ");
-	kput_dec(result < 0 ? (u32)-result : (u32)-batch_status.error);
+	kput_dec(result < 0 ? (u32)-result : (u32)-batch_status[cpu_index()].error);
 	kputs("\n");
 	panic("hypercall batch failed", (u32)result);
 }
 
-/* ---- APIC: writes queued, flushed by one PV_HC_APIC_WRITE_BATCH ---- */
-static struct pv_apic_write apic_queue[PV_APIC_WRITE_BATCH_MAX];
-static u32 apic_queued;
+/* ---- APIC: writes queued per CPU (each CPU's batch goes to its own APIC), flushed by one
+ * PV_HC_APIC_WRITE_BATCH ---- */
+static struct pv_apic_write apic_queue[MAX_CPUS][PV_APIC_WRITE_BATCH_MAX];
+static u32 apic_queued[MAX_CPUS];
 
 static void pv_apic_flush(void)
 {
 	u32 flags = irq_save();
-	u32 n = apic_queued;
+	u32 c = cpu_index();
+	u32 n = apic_queued[c];
 	if (n) {
-		int32_t r = hypercall(PV_HC_APIC_WRITE_BATCH, (u32)apic_queue, n, (u32)&batch_status, 0);
+		int32_t r = hypercall(PV_HC_APIC_WRITE_BATCH, (u32)apic_queue[c], n, (u32)&batch_status[c], 0);
 		if (r != (int32_t)n) batch_failed("PV_HC_APIC_WRITE_BATCH", r, n);
-		apic_queued = 0;
+		apic_queued[c] = 0;
 	}
 	irq_restore(flags);
 }
@@ -64,10 +66,11 @@ static void pv_apic_flush(void)
 static void pv_apic_write(u32 reg, u32 value)
 {
 	u32 flags = irq_save();
-	if (apic_queued == PV_APIC_WRITE_BATCH_MAX) pv_apic_flush();
-	apic_queue[apic_queued].reg = reg;
-	apic_queue[apic_queued].value = value;
-	apic_queued++;
+	u32 c = cpu_index();
+	if (apic_queued[c] == PV_APIC_WRITE_BATCH_MAX) pv_apic_flush();
+	apic_queue[c][apic_queued[c]].reg = reg;
+	apic_queue[c][apic_queued[c]].value = value;
+	apic_queued[c]++;
 	irq_restore(flags);
 }
 
@@ -78,6 +81,43 @@ static u32 pv_apic_read(u32 reg)
 {
 	pv_apic_flush();
 	return native_pv_ops.apic.read(reg);
+}
+
+/* KVM_HC_SEND_IPI (Linux's kvm_send_ipi_mask): one call for any set of destinations, the
+ * bitmap relative to APIC ID 0. Queued APIC writes go first (they were issued first). */
+static u32 kvm_send_ipi_mask(u32 mask, u32 vector)
+{
+	u32 flags = irq_save();
+	mask &= ~(1u << smp.apic_id[cpu_index()]);
+	u32 want = popcount32(mask);
+	if (want) {
+		pv_ops.apic.flush();
+		int32_t r = hypercall(KVM_HC_SEND_IPI, mask, 0, 0, APIC_DM_FIXED | (vector & 0xff));
+		if (r != (int32_t)want) batch_failed("KVM_HC_SEND_IPI", r, want);
+	}
+	irq_restore(flags);
+	return want;
+}
+
+/* PV EOI (KVM_FEATURE_PV_EOI, Linux's kvm_guest_apic_eoi_write): when the host delivered the
+ * interrupt with bit 0 of this CPU's word set, clearing the bit is the EOI; else a real EOI. */
+static u32 pv_eoi_word[MAX_CPUS];
+static int use_pv_eoi;
+static void (*eoi_fallback)(void);
+
+static void kvm_eoi(void)
+{
+	if (__atomic_fetch_and(&pv_eoi_word[cpu_index()], ~KVM_PV_EOI_ENABLED, __ATOMIC_ACQ_REL) & KVM_PV_EOI_ENABLED)
+		return;
+	eoi_fallback();
+}
+
+void pv_cpu_init(void)
+{
+	if (!use_pv_eoi) return;
+	u32 c = cpu_index();
+	pv_eoi_word[c] = 0;
+	wrmsr(MSR_KVM_PV_EOI_EN, (u32)&pv_eoi_word[c] | KVM_PV_EOI_ENABLED);
 }
 
 /* ---- MMU: PTE stores and TLB flushes queued in lazy mode ---- */
@@ -115,7 +155,7 @@ static void mmu_flush(void)
 		multicall[0].nr = PV_HC_PT_UPDATE_BATCH;
 		multicall[0].args[0] = (u32)pte_queue;
 		multicall[0].args[1] = n;
-		multicall[0].args[2] = (u32)&batch_status;
+		multicall[0].args[2] = (u32)&batch_status[cpu_index()];
 		multicall[0].args[3] = 0;
 		multicall[1].nr = PV_HC_TLB_FLUSH;
 		tlb_call_args(multicall[1].args);
@@ -125,7 +165,7 @@ static void mmu_flush(void)
 			batch_failed("PV_HC_MULTICALL(PT_UPDATE_BATCH, TLB_FLUSH)", multicall[0].result, n);
 	} else {
 		if (n) {
-			int32_t r = hypercall(PV_HC_PT_UPDATE_BATCH, (u32)pte_queue, n, (u32)&batch_status, 0);
+			int32_t r = hypercall(PV_HC_PT_UPDATE_BATCH, (u32)pte_queue, n, (u32)&batch_status[cpu_index()], 0);
 			if (r != (int32_t)n) batch_failed("PV_HC_PT_UPDATE_BATCH", r, n);
 		}
 		if (flush) {
@@ -184,30 +224,40 @@ static void pv_lazy_leave(void)
 static char console_buf[PV_CONSOLE_WRITE_MAX];
 static u32 console_len;
 
-static void pv_console_flush(void)
+/* The caller holds console_lock. */
+static void console_flush_locked(void)
 {
-	u32 flags = irq_save();
 	u32 done = 0;
 	while (done < console_len) {
 		int32_t r = hypercall(PV_HC_CONSOLE_WRITE, (u32)console_buf + done, console_len - done, 0, 0);
 		if (r <= 0) {
 			/* The host console refused: deliver the rest through the UART instead. */
-			native_pv_ops.console.write(console_buf + done, console_len - done);
+			uart_write(console_buf + done, console_len - done);
 			break;
 		}
 		done += (u32)r;
 	}
 	console_len = 0;
+}
+
+static void pv_console_flush(void)
+{
+	u32 flags = irq_save();
+	spin_lock(&console_lock);
+	console_flush_locked();
+	spin_unlock(&console_lock);
 	irq_restore(flags);
 }
 
 static void pv_console_write(const char *buf, u32 len)
 {
 	u32 flags = irq_save();
+	spin_lock(&console_lock);
 	for (u32 i = 0; i < len; i++) {
-		if (console_len == PV_CONSOLE_WRITE_MAX) pv_console_flush();
+		if (console_len == PV_CONSOLE_WRITE_MAX) console_flush_locked();
 		console_buf[console_len++] = buf[i];
 	}
+	spin_unlock(&console_lock);
 	irq_restore(flags);
 }
 
@@ -277,6 +327,8 @@ int pv_init(int forced_native)
 	int tlb = !none && has_pv(PV_FEATURE_TLB_FLUSH);
 	int apic = !none && has_pv(PV_FEATURE_APIC_WRITE_BATCH);
 	int con = !none && has_pv(PV_FEATURE_CONSOLE_WRITE);
+	int send_ipi = !none && probe.kvm && (probe.kvm_features >> KVM_FEATURE_PV_SEND_IPI) & 1;
+	int pv_eoi = !none && probe.kvm && (probe.kvm_features >> KVM_FEATURE_PV_EOI) & 1;
 	int nop_delay = !forced_native && probe.kvm && (probe.kvm_features >> KVM_FEATURE_NOP_IO_DELAY) & 1;
 	use_multicall = pt && has_pv(PV_FEATURE_MULTICALL);
 
@@ -316,6 +368,12 @@ int pv_init(int forced_native)
 	}
 	slot("apic.write", apic, none ? none : apic ? "PV_HC_APIC_WRITE_BATCH, queued until apic.flush" : "PV_FEATURE_APIC_WRITE_BATCH not advertised");
 	slot("apic.eoi", apic, none ? none : apic ? "queued like apic.write" : "PV_FEATURE_APIC_WRITE_BATCH not advertised");
+	if (send_ipi) pv_ops.apic.send_ipi_mask = kvm_send_ipi_mask;
+	slot("apic.send_ipi_mask", send_ipi || apic, send_ipi ? "KVM_HC_SEND_IPI: one call for any destination set" : apic ? "ICR2 + ICR per destination, queued like apic.write" : none ? none : "KVM_FEATURE_PV_SEND_IPI not advertised");
+	eoi_fallback = pv_ops.apic.eoi;
+	use_pv_eoi = pv_eoi;
+	if (pv_eoi) pv_ops.apic.eoi = kvm_eoi;
+	slot("apic.eoi (pv_eoi)", pv_eoi, pv_eoi ? "KVM_FEATURE_PV_EOI: clearing the per-CPU word is the EOI when the host set it" : none ? none : "KVM_FEATURE_PV_EOI not advertised");
 	slot("apic.read", 0, apic ? "the ABI has no APIC read call: MMIO after flushing queued writes" : none ? none : "xAPIC MMIO");
 	pv_ops.console.flush();
 	return pv_slots > 0;

@@ -9,6 +9,10 @@
  * deferred (pv: queued in guest memory) and take effect by .leave at the latest. APIC writes
  * may be deferred until apic.flush, which the kernel calls at its synchronisation points (before
  * HLT, before reading the APIC, after queueing an IPI). Native slots never defer anything.
+ *
+ * SMP: the APIC slots act on the calling CPU's local APIC, so their queues are per CPU; the MMU
+ * slots are used by the BSP only (the workloads that change mappings run there); the console
+ * slots take a lock.
  */
 #ifndef PV_OPS_H
 #define PV_OPS_H
@@ -32,6 +36,11 @@
 #define APIC_LVT_MASKED (1u << 16)
 #define APIC_LVT_TIMER_ONESHOT (0u << 17) /* SDM 11.5.4: timer mode bits 18:17 = 00 */
 #define APIC_DM_FIXED (0u << 8)
+#define APIC_DM_INIT (5u << 8)             /* SDM 11.6.1: delivery mode 101 */
+#define APIC_DM_STARTUP (6u << 8)          /* delivery mode 110, vector = start page */
+#define APIC_INT_ASSERT (1u << 14)
+#define APIC_INT_LEVELTRIG (1u << 15)
+#define APIC_ICR2_DEST_SHIFT 24            /* physical destination: APIC ID in ICR bits 63:56 */
 #define APIC_ICR_DELIVERY_PENDING (1u << 12)
 #define APIC_DEST_SELF (1u << 18)          /* SDM 11.6.1: destination shorthand 01 = self */
 #define APIC_TDCR_DIV_1 0xb                /* SDM Figure 11-10: divide by 1 */
@@ -64,6 +73,10 @@ struct pv_apic_ops {
 	void (*write)(u32 reg, u32 value);
 	void (*eoi)(void);
 	void (*flush)(void);
+	/* A fixed IPI with `vector` to every APIC ID set in `mask` (bit n = APIC ID n), this CPU
+	 * excluded; returns how many were sent. Native: ICR2 + ICR per destination (xAPIC physical
+	 * mode, Linux's default_send_IPI_mask_sequence_phys). */
+	u32 (*send_ipi_mask)(u32 mask, u32 vector);
 };
 
 struct pv_console_ops {
@@ -83,6 +96,16 @@ extern struct pv_ops pv_ops;
 
 /* Native implementations (pv_native.c); pv_ops starts as a copy of these. */
 extern const struct pv_ops native_pv_ops;
+
+/* The native IPI sequence through whichever apic.write is installed (batched in pv mode). */
+u32 apic_send_ipi_mask_seq(u32 mask, u32 vector);
+
+/* The console slots' lock (pv_native.c): every CPU may print. */
+extern spinlock_t console_lock;
+void uart_write(const char *buf, u32 len); /* polled COM1 output; the caller holds console_lock */
+
+/* Set up this CPU's paravirtual state (the PV EOI word) once its APIC is enabled. */
+void pv_cpu_init(void);
 
 /*
  * Probe CPUID once and patch slots. `forced_native` is set by `pv=off` on the command line.

@@ -4,7 +4,7 @@
  *
  *   RESULT workload=<name> mode=<native|pv> ops=<n> cycles=<rdtsc delta> checksum=<8 hex>
  *          hypercalls=<n> apic_mmio=<n> pio=<n> hlt=<n> pte_writes=<n> invlpg=<n>
- *          cr3_writes=<n> status=<ok|FAIL>
+ *          cr3_writes=<n> cpus=<n> status=<ok|FAIL>
  *
  * The counters are the trappable operations the guest itself issued during the workload (the
  * host counts the exits it really took). A workload's checksum depends only on what it computed,
@@ -19,10 +19,11 @@
 #define CHURN_WORDS 4      /* words written and read back per page */
 #define TIMER_SHOTS 256    /* one-shot timer programmings */
 #define TIMER_COUNT 2000   /* initial count (divide by 1) */
-#define IPI_COUNT 256      /* self-IPIs */
+#define IPI_COUNT 256      /* self-IPIs, or rounds of IPIs to other CPUs */
 #define CONSOLE_LINES 64   /* lines printed */
 #define MAX_HALTS 64       /* HLT wake-ups tolerated per expected interrupt */
 #define IPI_SPINS 64       /* PAUSE loops tolerated per expected self-IPI */
+#define IPI_REMOTE_SPINS 200000 /* PAUSE loops tolerated per acknowledgement from another CPU */
 
 static const char *mode_name;
 static const char *fail_reason;
@@ -124,7 +125,24 @@ static u32 churn(u32 *ops)
 		pv_ops.mmu.set_pte(churn_pte((probe - CHURN_WINDOW) >> 12), 0);
 		pv_ops.mmu.flush_tlb_one(probe);
 	}
-	/* Final frame contents: the last round's writes to every frame. */
+	/* exec: retarget a live page to another frame without INVLPG, then flush the whole TLB
+	 * (MOV CR3, SDM Vol. 3A 4.10.4.1, or PV_TLB_FLUSH_ALL); the next write must reach the new frame. */
+	volatile u32 *page = (volatile u32 *)CHURN_WINDOW;
+	pv_ops.mmu.set_pte(churn_pte(0), churn_frame_phys(1) | 3);
+	page[0] = 0x0e8ec0de;
+	pv_ops.mmu.lazy_mode.enter();
+	pv_ops.mmu.set_pte(churn_pte(0), churn_frame_phys(2) | 3);
+	pv_ops.mmu.flush_tlb_all();
+	pv_ops.mmu.lazy_mode.leave();
+	page[0] = 0x0e8ec0df;
+	if (((volatile u32 *)churn_frame(1))[0] != 0x0e8ec0de || ((volatile u32 *)churn_frame(2))[0] != 0x0e8ec0df)
+		fail("ptchurn: write after a full TLB flush did not reach the new frame", ((volatile u32 *)churn_frame(2))[0]);
+	pv_ops.mmu.lazy_mode.enter();
+	pv_ops.mmu.set_pte(churn_pte(0), 0);
+	pv_ops.mmu.flush_tlb_one(CHURN_WINDOW);
+	pv_ops.mmu.lazy_mode.leave();
+
+	/* Final frame contents: every frame's words after the last round and the exec step. */
 	for (u32 f = 0; f < CHURN_POOL_PAGES; f++)
 		for (u32 k = 0; k < CHURN_WORDS; k++) sum = mix(sum, ((volatile u32 *)churn_frame(f))[offsets[k]]);
 	set_irq_handler(14, 0);
@@ -174,7 +192,8 @@ static u32 timer(u32 *ops)
 	return mix(mix(sum, lvt & 0x600ff), tdcr & 0xb);
 }
 
-/* ---- 3. self-IPIs through the ICR ---- */
+/* ---- 3. IPIs: to the other CPUs when there are any (each round a different subset, as TLB
+ * shootdowns and reschedule IPIs do), else self-IPIs through the ICR shorthand ---- */
 
 static volatile u32 ipi_received;
 
@@ -184,7 +203,7 @@ static void ipi_interrupt(struct frame *f)
 	pv_ops.apic.eoi();
 }
 
-static u32 ipi(u32 *ops)
+static u32 self_ipi(u32 *ops)
 {
 	u32 expect = 0;
 	set_irq_handler(VECTOR_IPI, ipi_interrupt);
@@ -202,6 +221,55 @@ static u32 ipi(u32 *ops)
 	set_irq_handler(VECTOR_IPI, 0);
 	return ipi_received;
 }
+
+/* The round the BSP is sending; each receiver folds it into its own checksum and counts it. */
+static volatile u32 ipi_round;
+static volatile u32 ipi_acks[MAX_CPUS];
+static u32 ipi_sums[MAX_CPUS]; /* written only by its own CPU */
+
+static void ipi_remote_interrupt(struct frame *f)
+{
+	u32 c = cpu_index();
+	ipi_sums[c] = mix(ipi_sums[c], ipi_round ^ (f->vector << 24));
+	__atomic_store_n(&ipi_acks[c], ipi_acks[c] + 1, __ATOMIC_RELEASE);
+	pv_ops.apic.eoi();
+}
+
+static u32 remote_ipi(u32 *ops)
+{
+	u32 others = 0, expect[MAX_CPUS];
+	for (u32 c = 1; c < smp.cpus; c++) {
+		others |= 1u << smp.apic_id[c];
+		ipi_acks[c] = 0;
+		ipi_sums[c] = 0;
+	}
+	set_irq_handler(VECTOR_IPI, ipi_remote_interrupt);
+	u32 sum = 0;
+	for (u32 r = 0; r < IPI_COUNT; r++) {
+		u32 mask = mix(0x9e3779b9u, r) & others; /* a different subset each round */
+		if (!mask) mask = others;
+		for (u32 c = 1; c < smp.cpus; c++)
+			expect[c] = ipi_acks[c] + ((mask >> smp.apic_id[c]) & 1);
+		ipi_round = r + 1;
+		u32 sent = pv_ops.apic.send_ipi_mask(mask, VECTOR_IPI);
+		if (sent != popcount32(mask)) fail("ipi: send_ipi_mask sent a different number of IPIs", sent);
+		/* Every destination acknowledges before the next round (its handler ran exactly once). */
+		for (u32 c = 1; c < smp.cpus; c++) {
+			u32 spins = 0;
+			while (__atomic_load_n(&ipi_acks[c], __ATOMIC_ACQUIRE) != expect[c] && spins++ < IPI_REMOTE_SPINS)
+				cpu_relax();
+			if (ipi_acks[c] != expect[c]) fail("ipi: a destination CPU did not acknowledge exactly once", c);
+		}
+		sum = mix(sum, mask);
+		*ops += sent;
+		if (fail_reason) break; /* one lost IPI is enough: do not wait out every round */
+	}
+	set_irq_handler(VECTOR_IPI, 0);
+	for (u32 c = 1; c < smp.cpus; c++) sum = mix(mix(sum, ipi_acks[c]), ipi_sums[c]);
+	return sum;
+}
+
+static u32 ipi(u32 *ops) { return smp.cpus > 1 ? remote_ipi(ops) : self_ipi(ops); }
 
 /* ---- 4. console output ---- */
 
@@ -288,6 +356,7 @@ static int run_one(u32 index, const struct workload *w)
 	field("pte_writes", after.pte_writes - before.pte_writes);
 	field("invlpg", after.invlpg - before.invlpg);
 	field("cr3_writes", after.cr3_writes - before.cr3_writes);
+	field("cpus", smp.cpus);
 	kputs(fail_reason ? " status=FAIL\n" : " status=ok\n");
 	console_flush();
 	return fail_reason != 0;
