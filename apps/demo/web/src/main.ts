@@ -1,13 +1,14 @@
 /**
  * The browser demo's page: COM1 in xterm.js, the VM in a worker (worker.ts), live counters and the
- * native/PV toggle. Initial settings come from the query string (`?mode=native&model=nested&speed=0`).
+ * native/PV toggle. Initial settings come from the query string
+ * (`?mode=native&model=nested&smp=2&speed=200000`).
  */
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import './style.css';
 import type { PvDemoHandle } from './handle';
-import type { ExitModelName, Mode, PageMessage, WorkerMessage } from './protocol';
+import type { BootConfig, PageMessage, WorkerMessage } from './protocol';
 import { FiguresView } from './view';
 
 const DIM = '\x1b[2m';
@@ -16,6 +17,7 @@ const RESET = '\x1b[0m';
 
 const form = document.getElementById('controls') as HTMLFormElement;
 const exitModelSelect = document.getElementById('exit-model') as HTMLSelectElement;
+const smpSelect = document.getElementById('smp') as HTMLSelectElement;
 const speedSelect = document.getElementById('speed') as HTMLSelectElement;
 const rebootButton = document.getElementById('reboot') as HTMLButtonElement;
 const view = new FiguresView();
@@ -36,6 +38,9 @@ new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal')!
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'pv-vm' });
 let run = 0;
+/** Whether the current machine has stopped for good (typed keys then go nowhere). */
+let stopped = false;
+let toldStopped = false;
 
 function send(message: PageMessage, transfer: Transferable[] = []): void {
   worker.postMessage(message, transfer);
@@ -43,27 +48,33 @@ function send(message: PageMessage, transfer: Transferable[] = []): void {
 
 const encoder = new TextEncoder();
 term.onData((data) => {
+  if (stopped) {
+    if (!toldStopped) term.write(`${DIM}[the machine has stopped: reboot it to type to COM1]${RESET}\n`);
+    toldStopped = true;
+    return;
+  }
   const bytes = encoder.encode(data);
   send({ type: 'input', bytes }, [bytes.buffer]);
 });
 
-function selectedMode(): Mode {
-  return (form.elements.namedItem('mode') as RadioNodeList).value === 'native' ? 'native' : 'pv';
-}
-
-function selectedModel(): ExitModelName {
-  return exitModelSelect.value === 'nested' ? 'nested' : 'shadow';
+function selectedConfig(): BootConfig {
+  const mode = (form.elements.namedItem('mode') as RadioNodeList).value === 'native' ? 'native' : 'pv';
+  return {
+    mode,
+    exitModel: exitModelSelect.value === 'nested' ? 'nested' : 'shadow',
+    smp: Number(smpSelect.value),
+  };
 }
 
 function boot(): void {
-  const mode = selectedMode();
-  const exitModel = selectedModel();
+  const config = selectedConfig();
   const params = new URLSearchParams(location.search);
-  params.set('mode', mode);
-  params.set('model', exitModel);
+  params.set('mode', config.mode);
+  params.set('model', config.exitModel);
+  params.set('smp', String(config.smp));
   history.replaceState(null, '', `?${params}`);
-  view.booting(mode, exitModel);
-  send({ type: 'boot', mode, exitModel, speed: Number(speedSelect.value) });
+  view.booting(config);
+  send({ type: 'boot', config, speed: Number(speedSelect.value) });
 }
 
 worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
@@ -71,9 +82,11 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
   switch (msg.type) {
     case 'booted':
       run = msg.run;
+      stopped = false;
+      toldStopped = false;
       term.reset();
       term.write(
-        `${DIM}pv-kernel.elf, ${msg.mode === 'pv' ? 'paravirtual' : 'native'}, ${msg.exitModel} exit model, cmdline "${msg.cmdline}"${RESET}\n`,
+        `${DIM}pv-kernel.elf, ${msg.config.mode === 'pv' ? 'paravirtual' : 'native'}, ${msg.config.exitModel} exit model, ${msg.config.smp} vCPU(s), cmdline "${msg.cmdline}"${RESET}\n`,
       );
       break;
     case 'console':
@@ -83,10 +96,11 @@ worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (msg.stats.run === run) view.stats(msg.stats);
       break;
     case 'workload':
-      view.workload(msg.mode, msg.exitModel, msg.figures);
+      if (msg.run === run) view.workload(msg.config, msg.figures);
       break;
     case 'stopped': {
       if (msg.run !== run && msg.reason !== 'error') break;
+      stopped = true;
       const detail = msg.status !== undefined ? `, status ${msg.status}` : '';
       if (msg.reason === 'error') {
         view.setState('error', msg.message);
@@ -109,13 +123,19 @@ const params = new URLSearchParams(location.search);
 if (params.get('mode') === 'native')
   (document.getElementById('mode-native') as HTMLInputElement).checked = true;
 if (params.get('model') === 'nested') exitModelSelect.value = 'nested';
-const speed = params.get('speed');
-if (speed !== null && [...speedSelect.options].some((o) => o.value === speed)) speedSelect.value = speed;
+for (const [select, name] of [
+  [smpSelect, 'smp'],
+  [speedSelect, 'speed'],
+] as const) {
+  const value = params.get(name);
+  if (value !== null && [...select.options].some((o) => o.value === value)) select.value = value;
+}
 
 for (const radio of form.querySelectorAll<HTMLInputElement>('input[name=mode]')) {
   radio.addEventListener('change', boot);
 }
 exitModelSelect.addEventListener('change', boot);
+smpSelect.addEventListener('change', boot);
 rebootButton.addEventListener('click', boot);
 speedSelect.addEventListener('change', () => send({ type: 'speed', speed: Number(speedSelect.value) }));
 form.addEventListener('submit', (e) => e.preventDefault());

@@ -7,10 +7,18 @@
 export type Mode = 'native' | 'pv';
 export type ExitModelName = 'shadow' | 'nested';
 
+/** What a boot is made of (the page's controls). */
+export interface BootConfig {
+  mode: Mode;
+  exitModel: ExitModelName;
+  /** Number of vCPUs (application processors wait for INIT/SIPI). */
+  smp: number;
+}
+
 /** Page → worker. */
 export type PageMessage =
   /** (Re)boot the mini kernel: any running machine is dropped first. */
-  | { type: 'boot'; mode: Mode; exitModel: ExitModelName; speed: number }
+  | { type: 'boot'; config: BootConfig; speed: number }
   /** Bytes typed into the terminal, for COM1's receive side. */
   | { type: 'input'; bytes: Uint8Array }
   /** Instruction rate limit in instructions per wall second; 0 runs at full speed. */
@@ -46,8 +54,8 @@ export interface WorkloadFigures {
 
 /** Worker → page. */
 export type WorkerMessage =
-  | { type: 'booted'; run: number; mode: Mode; exitModel: ExitModelName; cmdline: string }
+  | { type: 'booted'; run: number; config: BootConfig; cmdline: string }
   | { type: 'console'; run: number; bytes: Uint8Array }
   | { type: 'stats'; stats: Stats }
-  | { type: 'workload'; run: number; mode: Mode; exitModel: ExitModelName; figures: WorkloadFigures }
+  | { type: 'workload'; run: number; config: BootConfig; figures: WorkloadFigures }
   | { type: 'stopped'; run: number; reason: StopReasonName; status?: number; message?: string };

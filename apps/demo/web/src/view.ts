@@ -2,7 +2,7 @@
  * The figures panel: machine counters, exits by kind and the per-workload native/PV comparison.
  * Plain DOM updates of pre-built rows; the worker sends counters a few times per second.
  */
-import type { ExitModelName, Mode, Stats, WorkloadFigures } from './protocol';
+import type { BootConfig, Stats, WorkloadFigures } from './protocol';
 
 const number = new Intl.NumberFormat('en-US');
 
@@ -11,6 +11,9 @@ function byId<T extends HTMLElement>(id: string): T {
   if (!el) throw new Error(`pv demo: the page has no #${id}`);
   return el as T;
 }
+
+/** The workload table compares boots of the same exit model and vCPU count. */
+const key = (c: BootConfig, mode: BootConfig['mode']) => `${c.exitModel}/${c.smp}/${mode}`;
 
 const sum = (e: Record<string, number>) => Object.values(e).reduce((a, b) => a + b, 0);
 
@@ -32,15 +35,16 @@ export class FiguresView {
   private readonly workloadRows = byId<HTMLTableElement>('workloads').tBodies[0]!;
   private readonly workloadsModel = byId('workloads-model');
   private readonly exitCells = new Map<string, HTMLTableCellElement>();
-  /** Total exits per workload, keyed by exit model, then mode, then workload (the latest run of each). */
+  /** Total exits per workload of the latest boot of each configuration (exit model, vCPUs, mode). */
   private readonly workloads = new Map<string, Map<string, number>>();
-  private shownModel: ExitModelName = 'shadow';
+  private shown: BootConfig = { mode: 'pv', exitModel: 'shadow', smp: 1 };
 
-  booting(mode: Mode, exitModel: ExitModelName): void {
+  booting(config: BootConfig): void {
     this.setState('booting');
-    this.mode.textContent = `${mode === 'pv' ? 'paravirtual' : 'native (pv=off)'}, ${exitModel}`;
-    this.workloads.set(`${exitModel}/${mode}`, new Map());
-    this.shownModel = exitModel;
+    const cpus = `${config.smp} vCPU${config.smp > 1 ? 's' : ''}`;
+    this.mode.textContent = `${config.mode === 'pv' ? 'paravirtual' : 'native (pv=off)'}, ${config.exitModel}, ${cpus}`;
+    this.workloads.set(key(config, config.mode), new Map());
+    this.shown = config;
     this.renderWorkloads();
   }
 
@@ -76,19 +80,19 @@ export class FiguresView {
     else if (s.state === 'idle') this.setState('idle', 'every vCPU halted: waiting for COM1 input');
   }
 
-  workload(mode: Mode, exitModel: ExitModelName, f: WorkloadFigures): void {
-    const key = `${exitModel}/${mode}`;
-    const runs = this.workloads.get(key) ?? new Map<string, number>();
-    this.workloads.set(key, runs);
+  workload(config: BootConfig, f: WorkloadFigures): void {
+    const k = key(config, config.mode);
+    const runs = this.workloads.get(k) ?? new Map<string, number>();
+    this.workloads.set(k, runs);
     runs.set(f.workload, sum(f.exits));
     this.renderWorkloads();
   }
 
   private renderWorkloads(): void {
-    const model = this.shownModel;
-    this.workloadsModel.textContent = model;
-    const native = this.workloads.get(`${model}/native`) ?? new Map<string, number>();
-    const pv = this.workloads.get(`${model}/pv`) ?? new Map<string, number>();
+    const { exitModel, smp } = this.shown;
+    this.workloadsModel.textContent = `${exitModel}, ${smp} vCPU${smp > 1 ? 's' : ''}`;
+    const native = this.workloads.get(key(this.shown, 'native')) ?? new Map<string, number>();
+    const pv = this.workloads.get(key(this.shown, 'pv')) ?? new Map<string, number>();
     const names = [...new Set([...native.keys(), ...pv.keys()])];
     this.workloadRows.replaceChildren();
     for (const name of names) {

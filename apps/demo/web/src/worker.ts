@@ -9,9 +9,8 @@
 import kernelUrl from '@pv/guest/images/pv-kernel.elf?url';
 import { type RunResult, Vm } from '../../src/vm';
 import type {
-  ExitModelName,
+  BootConfig,
   MachineState,
-  Mode,
   PageMessage,
   StopReasonName,
   WorkerMessage,
@@ -39,8 +38,7 @@ const scope = self as unknown as WorkerScope;
 interface Machine {
   run: number;
   vm: Vm;
-  mode: Mode;
-  exitModel: ExitModelName;
+  config: BootConfig;
   state: MachineState;
   runMs: number;
   inputBytes: number;
@@ -139,7 +137,7 @@ function trackLine(m: Machine, line: string): void {
       result,
     };
     m.begin = undefined;
-    post({ type: 'workload', run: m.run, mode: m.mode, exitModel: m.exitModel, figures });
+    post({ type: 'workload', run: m.run, config: m.config, figures });
   }
 }
 
@@ -161,7 +159,7 @@ function consoleSink(m: () => Machine | undefined) {
   };
 }
 
-async function boot(mode: Mode, exitModel: ExitModelName): Promise<void> {
+async function boot(config: BootConfig): Promise<void> {
   const run = ++runCounter;
   machine = undefined;
   outLength = 0;
@@ -173,18 +171,24 @@ async function boot(mode: Mode, exitModel: ExitModelName): Promise<void> {
     return;
   }
   if (run !== runCounter) return; // a newer boot request arrived while fetching
-  const cmdline = mode === 'native' ? 'pv=off' : '';
+  const cmdline = config.mode === 'native' ? 'pv=off' : '';
   let m: Machine | undefined;
   try {
-    const vm = new Vm({ memoryMiB: MEMORY_MIB, pv: mode === 'pv', exitModel, console: consoleSink(() => m) });
-    m = { run, vm, mode, exitModel, state: 'running', runMs: 0, inputBytes: 0, line: '', begin: undefined };
+    const vm = new Vm({
+      memoryMiB: MEMORY_MIB,
+      smp: config.smp,
+      pv: config.mode === 'pv',
+      exitModel: config.exitModel,
+      console: consoleSink(() => m),
+    });
+    m = { run, vm, config, state: 'running', runMs: 0, inputBytes: 0, line: '', begin: undefined };
     vm.bootMultiboot(image, { name: 'pv-kernel.elf', cmdline });
   } catch (e) {
     post({ type: 'stopped', run, reason: 'error', message: e instanceof Error ? e.message : String(e) });
     return;
   }
   machine = m;
-  post({ type: 'booted', run, mode, exitModel, cmdline });
+  post({ type: 'booted', run, config, cmdline });
   postStats();
   credit = 0;
   creditAt = performance.now();
@@ -243,7 +247,7 @@ function turn(): void {
     postStats();
   } else if (reason === 'reset') {
     stop(m, 'reset', result);
-    void boot(m.mode, m.exitModel); // a guest-requested reset reboots the machine, as a PC does
+    void boot(m.config); // a guest-requested reset reboots the machine, as a PC does
   } else {
     stop(m, reason, result);
   }
@@ -265,7 +269,7 @@ scope.onmessage = (event) => {
   switch (msg.type) {
     case 'boot':
       speed = msg.speed;
-      void boot(msg.mode, msg.exitModel);
+      void boot(msg.config);
       break;
     case 'input':
       input(msg.bytes);
