@@ -285,4 +285,27 @@ describe('browser demo (Vite page, VM in a Web Worker, xterm.js)', () => {
     },
     3 * MINUTE,
   );
+
+  it(
+    'the vCPU select reboots with 4 vCPUs: the kernel starts the APs and sends them IPIs',
+    async (ctx) => {
+      if (!browser || !server || !page) return ctx.skip(skipReason ?? 'no browser');
+      await page.selectOption('#exit-model', 'shadow');
+      await waitForDone(page, 7);
+      await page.click('label[for=mode-pv]');
+      await waitForDone(page, 8);
+      await page.selectOption('#smp', '4');
+      const text = await waitForDone(page, 9);
+      expect(text.split('\n')[0]).toBe(
+        'pv-kernel.elf, paravirtual, shadow exit model, 4 vCPU(s), cmdline ""',
+      );
+      expect(text).toMatch(/^RESULT workload=ipi mode=pv .*cpus=4 status=ok$/m);
+      expect(text).not.toContain('FAILED');
+      expect(await page.locator('#mode').textContent()).toBe('paravirtual, shadow, 4 vCPUs');
+      expect(await page.locator('#workloads-model').textContent()).toBe('shadow, 4 vCPUs');
+      expect(new URL(page.url()).searchParams.get('smp')).toBe('4');
+      expect(pageErrors).toEqual([]);
+    },
+    3 * MINUTE,
+  );
 });
