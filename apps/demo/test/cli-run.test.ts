@@ -54,6 +54,17 @@ describe('pv run exit status', () => {
     expect((await pv('--bios', cleanHalt)).status).toBe(STATUS_OK);
   });
 
+  it('is 0 on an ACPI S5 power-off (SLP_EN with SLP_TYP 0 written to PM1a_CNT at 0x604)', async () => {
+    // mov dx, 0x604; mov ax, 0x2000; out dx, ax; jmp $ (spins, hitting the limit, if not powered off)
+    const s5 = rom('s5.rom', [0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0xef, 0xeb, 0xfe]);
+    const r = await pv('--bios', s5, '--max-instructions', '100000');
+    expect(r.status).toBe(STATUS_OK);
+    expect(r.stderr).toBe('');
+    // the same ROM without the OUT spins into the instruction limit
+    const spinOnly = rom('s5-no-out.rom', [0xba, 0x04, 0x06, 0xb8, 0x00, 0x20, 0x90, 0xeb, 0xfe]);
+    expect((await pv('--bios', spinOnly, '--max-instructions', '100000')).status).toBe(STATUS_TIMEOUT);
+  });
+
   it('is 2 with a message on a triple fault', async () => {
     const r = await pv('--bios', tripleFault);
     expect(r.status).toBe(STATUS_GUEST_FAILURE);

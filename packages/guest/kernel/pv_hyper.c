@@ -93,7 +93,18 @@ static u32 kvm_send_ipi_mask(u32 mask, u32 vector)
 	if (want) {
 		pv_ops.apic.flush();
 		int32_t r = hypercall(KVM_HC_SEND_IPI, mask, 0, 0, APIC_DM_FIXED | (vector & 0xff));
-		if (r != (int32_t)want) batch_failed("KVM_HC_SEND_IPI", r, want);
+		if (r != (int32_t)want) {
+			kputs("pv: KVM_HC_SEND_IPI delivered ");
+			kput_dec(r < 0 ? 0 : (u32)r);
+			kputs(" of ");
+			kput_dec(want);
+			if (r < 0) {
+				kputs(", error ");
+				kput_dec((u32)-r);
+			}
+			kputs("\n");
+			panic("KVM_HC_SEND_IPI failed", (u32)r);
+		}
 	}
 	irq_restore(flags);
 	return want;
