@@ -3,6 +3,7 @@
  * native/PV toggle. Initial settings come from the query string
  * (`?mode=native&model=nested&smp=2&speed=200000`).
  */
+import kernelAsset from '@pv/guest/images/pv-kernel.elf?url';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
@@ -36,6 +37,8 @@ term.open(document.getElementById('terminal')!);
 fit.fit();
 new ResizeObserver(() => fit.fit()).observe(document.getElementById('terminal')!);
 
+/** The shipped kernel image as a Vite asset, absolute (the worker resolves URLs against its own). */
+const kernelUrl = new URL(kernelAsset, location.href).href;
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'pv-vm' });
 let run = 0;
 /** Whether the current machine has stopped for good (typed keys then go nowhere). */
@@ -74,7 +77,7 @@ function boot(): void {
   params.set('smp', String(config.smp));
   history.replaceState(null, '', `?${params}`);
   view.booting(config);
-  send({ type: 'boot', config, speed: Number(speedSelect.value) });
+  send({ type: 'boot', config, speed: Number(speedSelect.value), kernelUrl });
 }
 
 worker.onmessage = (event: MessageEvent<WorkerMessage>) => {

@@ -18,7 +18,7 @@ export interface BootConfig {
 /** Page → worker. */
 export type PageMessage =
   /** (Re)boot the mini kernel: any running machine is dropped first. */
-  | { type: 'boot'; config: BootConfig; speed: number }
+  | { type: 'boot'; config: BootConfig; speed: number; kernelUrl: string }
   /** Bytes typed into the terminal, for COM1's receive side. */
   | { type: 'input'; bytes: Uint8Array }
   /** Instruction rate limit in instructions per wall second; 0 runs at full speed. */
@@ -27,8 +27,11 @@ export type PageMessage =
 /** Why a machine stopped (vm.ts's StopReason, plus a host error). */
 export type StopReasonName = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'error';
 
-/** Running: executing slices; idle: every vCPU halted, waiting for COM1 input; stopped: for good. */
-export type MachineState = 'booting' | 'running' | 'idle' | 'stopped';
+/**
+ * Running: executing slices; halted: every vCPU is halted with no timer armed (COM1 input wakes a
+ * guest that enabled its interrupts); stopped: for good.
+ */
+export type MachineState = 'booting' | 'running' | 'halted' | 'stopped';
 
 export interface Stats {
   run: number;

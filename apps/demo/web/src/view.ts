@@ -77,7 +77,8 @@ export class FiguresView {
     }
     this.exitsTotal.textContent = number.format(sum(s.exits));
     if (s.state === 'running') this.setState('running');
-    else if (s.state === 'idle') this.setState('idle', 'every vCPU halted: waiting for COM1 input');
+    else if (s.state === 'halted')
+      this.setState('halted', 'every vCPU is halted, no timer armed: COM1 input wakes it');
   }
 
   workload(config: BootConfig, f: WorkloadFigures): void {

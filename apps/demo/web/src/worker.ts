@@ -1,12 +1,11 @@
 /**
- * The VM worker: boots the shipped mini PV kernel on vm.ts's `Vm` and runs it in slices, yielding to
+ * The VM worker: boots the mini PV kernel (fetched from the URL the page gives) on vm.ts's `Vm` and runs it in slices, yielding to
  * the worker's message loop between turns so that typed keys and reboots are handled at once.
  *
  * A turn runs slices of SLICE instructions until TURN_MS of wall time have passed (or the optional
  * instruction-rate limit is used up), posts the console bytes it collected, and schedules the next
  * turn through a MessageChannel (no 4 ms timer clamping). Counters go to the page every STATS_MS.
  */
-import kernelUrl from '@pv/guest/images/pv-kernel.elf?url';
 import { type RunResult, Vm } from '../../src/vm';
 import type {
   BootConfig,
@@ -25,6 +24,8 @@ const TURN_MS = 16;
 const STATS_MS = 150;
 /** Console bytes buffered before a flush inside a turn. */
 const CONSOLE_BUFFER = 64 * 1024;
+/** Wall milliseconds between a guest-requested reset and the reboot. */
+const RESET_DELAY_MS = 100;
 /** Guest RAM (the mini kernel needs a few MiB). */
 const MEMORY_MIB = 64;
 
@@ -39,6 +40,7 @@ interface Machine {
   run: number;
   vm: Vm;
   config: BootConfig;
+  kernelUrl: string;
   state: MachineState;
   runMs: number;
   inputBytes: number;
@@ -54,7 +56,8 @@ let credit = 0;
 let creditAt = 0;
 let lastStats = 0;
 let scheduled = false;
-let kernel: Promise<Uint8Array> | undefined;
+/** The kernel image of the last successful fetch, by URL. */
+let kernel: { url: string; bytes: Promise<Uint8Array> } | undefined;
 
 const out = new Uint8Array(CONSOLE_BUFFER);
 let outLength = 0;
@@ -82,15 +85,18 @@ function schedule(delayMs = 0): void {
   }
 }
 
-function fetchKernel(): Promise<Uint8Array> {
-  kernel ??= fetch(kernelUrl).then(async (response) => {
-    if (!response.ok) throw new Error(`${kernelUrl}: HTTP ${response.status} ${response.statusText}`);
-    return new Uint8Array(await response.arrayBuffer());
-  });
-  kernel.catch(() => {
-    kernel = undefined; // retry on the next boot
-  });
-  return kernel;
+function fetchKernel(url: string): Promise<Uint8Array> {
+  if (kernel?.url !== url) {
+    const bytes = fetch(url).then(async (response) => {
+      if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
+      return new Uint8Array(await response.arrayBuffer());
+    });
+    kernel = { url, bytes };
+    bytes.catch(() => {
+      if (kernel?.bytes === bytes) kernel = undefined; // fetch again on the next boot
+    });
+  }
+  return kernel.bytes;
 }
 
 function flushConsole(): void {
@@ -159,15 +165,16 @@ function consoleSink(m: () => Machine | undefined) {
   };
 }
 
-async function boot(config: BootConfig): Promise<void> {
+async function boot(config: BootConfig, kernelUrl: string): Promise<void> {
   const run = ++runCounter;
   machine = undefined;
   outLength = 0;
   let image: Uint8Array;
   try {
-    image = await fetchKernel();
+    image = await fetchKernel(kernelUrl);
   } catch (e) {
-    if (run === runCounter) post({ type: 'stopped', run, reason: 'error', message: String(e) });
+    const message = `cannot fetch the kernel: ${e instanceof Error ? e.message : String(e)}`;
+    if (run === runCounter) post({ type: 'stopped', run, reason: 'error', message });
     return;
   }
   if (run !== runCounter) return; // a newer boot request arrived while fetching
@@ -181,7 +188,7 @@ async function boot(config: BootConfig): Promise<void> {
       exitModel: config.exitModel,
       console: consoleSink(() => m),
     });
-    m = { run, vm, config, state: 'running', runMs: 0, inputBytes: 0, line: '', begin: undefined };
+    m = { run, vm, config, kernelUrl, state: 'running', runMs: 0, inputBytes: 0, line: '', begin: undefined };
     vm.bootMultiboot(image, { name: 'pv-kernel.elf', cmdline });
   } catch (e) {
     post({ type: 'stopped', run, reason: 'error', message: e instanceof Error ? e.message : String(e) });
@@ -243,11 +250,15 @@ function turn(): void {
     schedule(budget >= 1 ? 0 : 10);
   } else if (reason === 'halted') {
     // Every vCPU halted with no timer armed: wait for COM1 input (a typed key raises IRQ 4).
-    m.state = 'idle';
+    m.state = 'halted';
     postStats();
   } else if (reason === 'reset') {
     stop(m, 'reset', result);
-    void boot(m.config); // a guest-requested reset reboots the machine, as a PC does
+    // A guest-requested reset reboots the machine, as a PC does, after a moment (a guest that
+    // resets at once must not spin the worker); a boot request meanwhile takes precedence.
+    setTimeout(() => {
+      if (runCounter === m.run) void boot(m.config, m.kernelUrl);
+    }, RESET_DELAY_MS);
   } else {
     stop(m, reason, result);
   }
@@ -257,7 +268,7 @@ function input(bytes: Uint8Array): void {
   const m = machine;
   if (!m || m.state === 'stopped') return;
   m.inputBytes += m.vm.input(bytes);
-  if (m.state === 'idle') {
+  if (m.state === 'halted') {
     m.state = 'running';
     schedule();
   }
@@ -269,7 +280,7 @@ scope.onmessage = (event) => {
   switch (msg.type) {
     case 'boot':
       speed = msg.speed;
-      void boot(msg.config);
+      void boot(msg.config, msg.kernelUrl);
       break;
     case 'input':
       input(msg.bytes);
