@@ -162,6 +162,26 @@ function cr4Allowed(cpu: Cpu): number {
   );
 }
 
+/**
+ * The value CR3 keeps (SDM §4.3, §4.4.1): the page-directory base and PWT/PCD; with CR4.PAE the
+ * 32-byte aligned PDPT base (bits 31:5) and PWT/PCD.
+ */
+export function cr3Value(cpu: Cpu, v: number): number {
+  return cpu.cr[4]! & CR4_PAE ? v & ~0x7 : v & ~0xfe7;
+}
+
+/**
+ * Pushes the paging state after a write to CR`n` (whose previous value was `old`). If the MMU
+ * refuses it — PAE paging with a PDPTE that has reserved bits set (SDM §4.4.1) — the register keeps
+ * its old value and the MOV raises #GP(0).
+ */
+function commitPaging(cpu: Cpu, n: number, old: number): void {
+  if (cpu.pushPagingState()) return;
+  cpu.cr[n] = old;
+  cpu.pushPagingState();
+  cpu.raise(EXC_GP, 0);
+}
+
 export function movToCr(cpu: Cpu): void {
   privileged(cpu);
   const n = cpu.reg;
@@ -173,8 +193,8 @@ export function movToCr(cpu: Cpu): void {
       if (v & CR0_NW && !(v & CR0_CD)) cpu.raise(EXC_GP, 0);
       const old = cpu.cr[0]!;
       cpu.cr[0] = (v & 0xe005003f) | CR0_ET;
+      if ((old ^ cpu.cr[0]!) & (CR0_PG | CR0_PE | CR0_CD | CR0_NW | 0x10000)) commitPaging(cpu, 0, old);
       if ((old ^ cpu.cr[0]!) & CR0_PE) cpu.refreshAllSegmentRights();
-      if ((old ^ cpu.cr[0]!) & (CR0_PG | CR0_PE | 0x10000)) cpu.pushPagingState();
       return;
     }
     case 2:
@@ -185,14 +205,14 @@ export function movToCr(cpu: Cpu): void {
       if (cpu.traps?.writeCr3) {
         // The host loads CR3 itself (paravirt-ops' mmu.write_cr3: MMU load, flush, then CR3 back
         // into this CPU through its control interface); false means #GP(0).
-        if (!cpu.traps.writeCr3((v & ~0xfe7) >>> 0)) cpu.raise(EXC_GP, 0);
+        if (!cpu.traps.writeCr3(cr3Value(cpu, v) >>> 0)) cpu.raise(EXC_GP, 0);
         cpu.invalidateFetch();
         return;
       }
-      const old = cpu.cr[3];
-      cpu.cr[3] = v & ~0xfe7;
+      const old = cpu.cr[3]!;
+      cpu.cr[3] = cr3Value(cpu, v);
       if (cpu.cr[3] !== old) {
-        cpu.pushPagingState();
+        commitPaging(cpu, 3, old);
       } else {
         // SDM 4.10.4.1: every MOV to CR3 invalidates the non-global TLB entries (and, with PAE,
         // reloads the PDPTEs), also when the value does not change — kernels rely on it to flush.
@@ -203,8 +223,11 @@ export function movToCr(cpu: Cpu): void {
     }
     case 4:
       if (v & ~cr4Allowed(cpu)) cpu.raise(EXC_GP, 0);
-      cpu.cr[4] = v;
-      cpu.pushPagingState();
+      {
+        const old = cpu.cr[4]!;
+        cpu.cr[4] = v;
+        commitPaging(cpu, 4, old);
+      }
       // CR4.DE turns I/O breakpoints on or off.
       refreshDebug(cpu);
       return;

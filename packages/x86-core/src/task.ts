@@ -49,6 +49,7 @@ import {
   sysWrite16,
   sysWrite32,
 } from './segment';
+import { cr3Value } from './system';
 import { loadV86Segments } from './v86';
 
 /** What started the switch: it decides busy bits, the back link, NT and the saved EIP. */
@@ -202,7 +203,7 @@ export function taskSwitch(
   if (cpu.cplValue !== newCpl) cpu.setCpl(newCpl);
   if (new32 && (cpu.cr[0]! & CR0_PG) !== 0) {
     // SDM §7.3 step 11: a 32-bit TSS loads CR3, which flushes the non-global TLB entries.
-    cpu.cr[3] = next[N_CR3]! & ~0xfe7;
+    cpu.cr[3] = cr3Value(cpu, next[N_CR3]!);
     if (!cpu.pushPagingState()) cpu.raise(EXC_GP, ext);
     cpu.memory.flushTlb(false);
   } else cpu.pushPagingState();

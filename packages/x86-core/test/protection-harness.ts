@@ -4,6 +4,7 @@
  * (which starts with LTR) and optional ring-3 code, both assembled with labels (debug-asm.ts).
  * Descriptor and gate encoders follow SDM Vol. 3 §3.4.5 (Figure 3-8) and §5.8.3 / §6.11.
  */
+import type { CpuOptions } from '../src/cpu';
 import { Cpu, FlatMemory } from '../src/index';
 import { assemble, type Chunk, type Labels } from './debug-asm';
 import { le32 } from './helpers';
@@ -145,7 +146,7 @@ export class SysMachine {
   labels: Labels = {};
   user: Labels = {};
 
-  constructor() {
+  constructor(options: Partial<CpuOptions> = {}) {
     this.setGdt(1, segDesc(0, 0xfffff, T_CODE_RX, { granular: true }));
     this.setGdt(2, segDesc(0, 0xfffff, T_DATA_RW, { granular: true }));
     this.setGdt(3, segDesc(0, 0xfffff, T_CODE_RX, { granular: true, dpl: 3 }));
@@ -157,7 +158,7 @@ export class SysMachine {
       this.mem.bytes[HANDLERS + v * 16] = 0xf4;
     }
     this.tss32(TSS_A, { ss0: KDATA, esp0: STACK0 });
-    this.cpu = new Cpu({ memory: this.mem });
+    this.cpu = new Cpu({ ...options, memory: this.mem });
     this.cpu.enterFlatProtectedMode(CODE);
     this.cpu.dtr[0] = GDT;
     this.cpu.dtr[1] = GDT_ENTRIES * 8 - 1;
