@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Mmu } from '../src/index';
-import { makeMmu, PageFault } from './helpers';
+import { makeMmu, PageFault, pageMapAccess, pageMapMismatch } from './helpers';
 import { type Control, FETCH, RefMachine, USER, WRITE } from './reference';
 
 const RAM_PAGES = 128;
@@ -165,12 +165,33 @@ function setup(r: Rng): Setup {
   return { mem, ctl, roots, pool };
 }
 
+/** Accesses served by the page map (inline CPU path) over the whole run: guards against a vacuous check. */
+let inlineHits = 0;
+
 /** Physical addresses of the parts of the last access the reference accepted. */
 let lastPhys: number[] = [];
 
 type Outcome = { fault: { lin: number; code: number } } | { value: number };
 
-function mmuAccess(mmu: Mmu, lin: number, kind: number, size: number, value: number): Outcome {
+/**
+ * One access through the MMU: with `inline`, first the way the CPU's hot path makes it (a hit in
+ * `tlb.pageMap` touches RAM directly), the `Memory` method only on a miss; otherwise the method.
+ */
+function mmuAccess(
+  mmu: Mmu,
+  lin: number,
+  kind: number,
+  size: number,
+  value: number,
+  inline: boolean,
+): Outcome {
+  if (inline) {
+    const v = pageMapAccess(mmu, lin, kind, size, value);
+    if (v !== undefined) {
+      inlineHits++;
+      return { value: v };
+    }
+  }
   try {
     if (kind & WRITE) {
       if (size === 1) mmu.write8(lin, value, kind);
@@ -316,15 +337,29 @@ function runCase(seed: number, strict: boolean): void {
   };
   const usedEntries: number[] = [];
   const recent: [number, number][] = [];
+  // Every linear page an access can fill: the pool pages and the pages a straddle reaches.
+  const touched = [...new Set(s.pool.flatMap((lin) => [lin >>> 12, ((lin >>> 12) + 1) & 0xfffff]))];
   const ops = 30 + r.int(40);
+  // The page map (allocated when first read): from the start in a quarter of the cases, from a
+  // random point on (built from the slots filled so far) in another quarter, never in the rest.
+  const mapFrom = seed % 4 === 0 ? 0 : seed % 4 === 1 ? r.int(ops) : ops;
+  let repeat: [number, number] | undefined;
   for (let n = 0; n < ops; n++) {
-    const op = r.next();
+    const withMap = n >= mapFrom;
+    if (withMap) {
+      const mirror = pageMapMismatch(mmu, touched);
+      if (mirror) fail(`page map: ${mirror}`);
+    }
+    const op = repeat ? 0 : r.next();
     const ctl = ref.ctl;
     const pae = (ctl.cr4 & 0x20) !== 0;
     if (op < 0.62) {
       // Revisit a recent (address, kind) a third of the time, so TLB hits and the decisions cached
-      // in them meet later control and page-table changes.
-      const again = recent.length > 0 && r.chance(0.35) ? r.pick(recent) : undefined;
+      // in them meet later control and page-table changes; with the page map, sometimes at once
+      // (through the map: a hit the CPU's inline path serves).
+      const again = repeat ?? (recent.length > 0 && r.chance(0.35) ? r.pick(recent) : undefined);
+      const inline = withMap && (repeat !== undefined || r.chance(0.5));
+      repeat = undefined;
       const lin = again?.[0] ?? r.pick(s.pool);
       const kind = again?.[1] ?? r.pick([0, 1, 2, 3, 4, 6]);
       recent.push([lin, kind]);
@@ -332,9 +367,10 @@ function runCase(seed: number, strict: boolean): void {
       const size = r.pick([1, 2, 4]);
       const value = r.u32();
       log.push(
-        `access ${lin.toString(16)} kind ${kind} size ${size}${kind & WRITE ? ` ← ${value.toString(16)}` : ''}`,
+        `access ${lin.toString(16)} kind ${kind} size ${size}${kind & WRITE ? ` ← ${value.toString(16)}` : ''}${inline ? ' (page map first)' : ''}`,
       );
-      const got = mmuAccess(mmu, lin, kind, size, value);
+      const got = mmuAccess(mmu, lin, kind, size, value, inline);
+      if (withMap && 'value' in got && r.chance(0.3)) repeat = [lin, kind];
       const before = ref.journal.length;
       const err = checkAccess(ref, ram, got, lin, kind, size, value, strict);
       // A guest store into a paging structure through some mapping is a page-table write too.
@@ -395,6 +431,11 @@ function runCase(seed: number, strict: boolean): void {
       control({ ...ctl, [bit[0]]: (ctl[bit[0]] ^ bit[1]) | 0 });
     }
   }
+  if (mapFrom < ops) {
+    // The whole map now and then (8 × 2^20 entries): no stray entry outside the touched pages.
+    const mirror = pageMapMismatch(mmu, seed % 64 === 0 ? undefined : touched);
+    if (mirror) fail(`page map: ${mirror}`);
+  }
   if (Buffer.compare(Buffer.from(ram.buffer, 0, RAM), Buffer.from(ref.mem.buffer, 0, RAM)) !== 0) {
     let a = 0;
     while (ram[a] === ref.mem[a]) a++;
@@ -420,6 +461,12 @@ describe('differential: MMU vs reference walker', () => {
       { numRuns: 2000 },
     );
   }, 120_000);
+
+  it('accesses went through the page map as the CPU makes them, and hit', () => {
+    console.log(`page-map (inline CPU path) hits: ${inlineHits}`);
+    // Runs after the two properties above (vitest runs a file's tests in order).
+    expect(inlineHits).toBeGreaterThan(1000);
+  });
 
   it('the reference and the generator exercise every outcome class', () => {
     // Guard against a vacuous differential: count fault codes and successes the generator produces.
