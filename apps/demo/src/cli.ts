@@ -3,11 +3,14 @@ import { runCommand } from './run-command';
 import { composedVersions } from './versions';
 
 /** COM1 input from the process's stdin, for as long as the guest runs. */
-function listenStdin(onData: (bytes: Uint8Array) => void): () => void {
+function listenStdin(onData: (bytes: Uint8Array) => void, onEnd?: () => void): () => void {
   const listener = (chunk: Buffer) => onData(new Uint8Array(chunk));
+  const end = () => onEnd?.();
   process.stdin.on('data', listener);
+  process.stdin.on('end', end);
   return () => {
     process.stdin.off('data', listener);
+    process.stdin.off('end', end);
     process.stdin.pause();
   };
 }

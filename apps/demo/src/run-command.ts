@@ -19,8 +19,12 @@ const CHUNK = 2_000_000;
 export interface RunIo {
   stdout: (bytes: Uint8Array) => void;
   stderr: (text: string) => void;
-  /** Registers a COM1 input source; returns a function that unregisters it. */
-  stdin?: (onData: (bytes: Uint8Array) => void) => () => void;
+  /**
+   * Registers a COM1 input source (and, optionally, the end of that input); returns a function
+   * that unregisters it. While the input is open, a guest that halts waiting for an interrupt
+   * (e.g. the mini kernel with `echo`) is kept running until input arrives.
+   */
+  stdin?: (onData: (bytes: Uint8Array) => void, onEnd?: () => void) => () => void;
   now?: () => number;
   /** Show a progress line (stderr is a terminal): once a second after the first two seconds. */
   progress?: boolean;
@@ -68,7 +72,17 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
     }
     throw e;
   }
-  const unlisten = io.stdin?.((bytes) => vm.input(bytes));
+  let inputOpen = io.stdin !== undefined;
+  let inputArrived = false;
+  const unlisten = io.stdin?.(
+    (bytes) => {
+      inputArrived = true;
+      vm.input(bytes);
+    },
+    () => {
+      inputOpen = false;
+    },
+  );
   let result: RunResult | undefined;
   let timedOut = false;
   let total = 0;
@@ -83,6 +97,20 @@ export async function runCommand(argv: readonly string[], io: RunIo): Promise<nu
         resets++;
         vm = buildVm(args, io);
         continue;
+      }
+      if (result.reason === 'halted' && result.waiting && inputOpen) {
+        // Halted with interrupts on and nothing scheduled: wait for COM1 input (or its end).
+        inputArrived = false;
+        while (!inputArrived && inputOpen && ((io.now ?? Date.now)() - started) / 1000 < args.timeoutSec)
+          await new Promise((r) => setTimeout(r, 10));
+        if (inputArrived || inputOpen) {
+          if (!inputArrived) {
+            timedOut = true;
+            break;
+          }
+          continue;
+        }
+        break; // the input ended: the halt is final
       }
       if (result.reason !== 'budget') break;
       const elapsed = (io.now ?? Date.now)() - started;

@@ -137,6 +137,11 @@ export interface RunResult {
   reason: StopReason;
   /** The debug-exit status ((v << 1) | 1) when reason is 'debug-exit'. */
   status?: number;
+  /**
+   * With 'halted': some vCPU halted with interrupts enabled and no timer is pending, so only an
+   * external event (COM1 input through `input()`) can wake the machine; `run()` again after it.
+   */
+  waiting?: boolean;
   instructions: number;
   virtualCycles: number;
 }
@@ -426,12 +431,18 @@ export class Vm {
     return this.uart.enqueueInput(bytes);
   }
 
-  /** Runs until the guest stops the machine, every vCPU halts for good, or `maxInstructions` retire. */
+  /**
+   * Runs until the guest stops the machine, every vCPU halts for good, or `maxInstructions` retire
+   * (virtual cycles skipped while all vCPUs were halted count toward that budget as well).
+   */
   run(maxInstructions = Number.POSITIVE_INFINITY): RunResult {
     this.stopReason = undefined;
     let executed = 0;
+    // Virtual time skipped while every vCPU was halted counts against the budget too, so that a
+    // machine idling on a timer whose interrupt nobody takes (e.g. a masked PIT) still returns.
+    let idle = 0;
     while (this.stopReason === undefined) {
-      if (executed >= maxInstructions) return this.result('budget', executed);
+      if (executed + idle >= maxInstructions) return this.result('budget', executed);
       this.deliverTimers();
       let progressed = false;
       for (let i = 0; i < this.vcpus.length; i++) {
@@ -458,8 +469,15 @@ export class Vm {
         // Every vCPU is halted: skip virtual time to the next timer event, or stop for good.
         const deadline = this.nextDeadline();
         const interruptible = this.vcpus.some((v) => !v.waitingForSipi && (v.cpu.eflags & 0x200) !== 0);
-        if (!interruptible || deadline === Number.POSITIVE_INFINITY) return this.result('halted', executed);
-        if (deadline > this.clock.now()) this.clock.advance(deadline - this.clock.now());
+        if (!interruptible || deadline === Number.POSITIVE_INFINITY) {
+          const r = this.result('halted', executed);
+          r.waiting = interruptible;
+          return r;
+        }
+        if (deadline > this.clock.now()) {
+          idle += deadline - this.clock.now();
+          this.clock.advance(deadline - this.clock.now());
+        }
       }
     }
     return this.result(this.stopReason, executed);

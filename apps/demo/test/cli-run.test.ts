@@ -117,6 +117,34 @@ describe('pv run options', () => {
     expect(stats.resets).toBeGreaterThanOrEqual(5);
   });
 
+  it('keeps a guest that halts waiting for input running while stdin is open (the kernel with echo)', async () => {
+    const { MINI_KERNEL_PATH } = await import('@pv/guest');
+    let stdout = '';
+    let ended = false;
+    const status = await runCommand([MINI_KERNEL_PATH, '--append', 'echo', '--mem', '32'], {
+      stdout: (b) => {
+        stdout += Buffer.from(b).toString('latin1');
+      },
+      stderr: () => {},
+      stdin: (onData, onEnd) => {
+        // Type once the kernel has finished its workloads and waits in HLT, then close the input.
+        const poll = setInterval(() => {
+          if (!stdout.includes('echo: COM1 input is echoed back\n')) return;
+          clearInterval(poll);
+          onData(new TextEncoder().encode('hi there\r'));
+          setTimeout(() => {
+            ended = true;
+            onEnd?.();
+          }, 200);
+        }, 20);
+        return () => clearInterval(poll);
+      },
+    });
+    expect(ended).toBe(true);
+    expect(status).toBe(STATUS_OK); // halted with the input closed
+    expect(stdout).toMatch(/DONE\necho: COM1 input is echoed back\nhi there\r\n$/);
+  });
+
   it('--trace prints the last paravirt-ops calls of a paravirtual guest', async () => {
     const { MINI_KERNEL_PATH } = await import('@pv/guest');
     const r = await pv(MINI_KERNEL_PATH, '--trace', '--mem', '32', '--max-instructions', '400000');

@@ -37,3 +37,40 @@ describe('both paths end in the paravirt-ops vtable', () => {
     expect(vm.opStats.calls('irq.halt')).toBe(exits.hlt);
   });
 });
+
+describe('idle machines', () => {
+  it('return at the budget when halted on a timer whose interrupt nobody takes (PIT with LINT0 masked)', async () => {
+    const { romRegions } = await import('@pv/guest');
+    // sti; hlt; jmp back to hlt: the PIT's reset-state count keeps producing deadlines, but LINT0
+    // is masked after reset, so nothing wakes the CPU; virtual time still advances.
+    const data = new Uint8Array(0x10000).fill(0xf4);
+    data.set([0xfb, 0xf4, 0xeb, 0xfd], 0xfff0);
+    const vm = new Vm({ memoryMiB: 16, epochMs: 0, bios: romRegions(data, 'idle.rom') });
+    const r = vm.run(10_000_000);
+    expect(r.reason).toBe('budget');
+    expect(r.instructions).toBeLessThan(10);
+    expect(r.virtualCycles).toBeGreaterThanOrEqual(10_000_000);
+  });
+
+  it('the mini kernel with echo halts waiting for input, and input resumes it', async () => {
+    const { miniKernelImage } = await import('@pv/guest');
+    let out = '';
+    const vm = new Vm({
+      memoryMiB: 32,
+      smp: 2,
+      epochMs: 0,
+      console: (b) => (out += Buffer.from(b).toString('latin1')),
+    });
+    vm.bootMultiboot(miniKernelImage(), { cmdline: 'echo' });
+    const first = vm.run(100_000_000);
+    expect(first).toMatchObject({ reason: 'halted', waiting: true });
+    expect(out).toMatch(/DONE\necho: COM1 input is echoed back\n$/);
+    vm.input(new TextEncoder().encode('ls\r'));
+    const second = vm.run(100_000_000);
+    expect(second).toMatchObject({ reason: 'halted', waiting: true });
+    expect(second.instructions).toBeGreaterThan(0);
+    expect(out).toMatch(/back\nls\r\n$/);
+    // nothing new: it stays halted without executing anything
+    expect(vm.run(1000).instructions).toBe(0);
+  });
+});

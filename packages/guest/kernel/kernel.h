@@ -165,6 +165,9 @@ void smp_probe(void); /* before paging: count the processors in the MP table */
 void smp_boot(void);  /* after paging and the BSP's APIC: start the APs by INIT/SIPI */
 void apic_enable(void); /* main.c: software-enable this CPU's local APIC */
 
+/* echo.c: `echo` on the command line keeps the kernel up after the workloads, echoing COM1 */
+void __attribute__((noreturn)) echo_forever(void);
+
 /* workloads.c */
 int run_workloads(const char *mode);
 

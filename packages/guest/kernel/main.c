@@ -75,5 +75,6 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 
 	int failed = run_workloads(pv ? "pv" : "native");
 	kputs(failed ? "FAILED\n" : "DONE\n");
+	if (cmdline_has("echo")) echo_forever();
 	debug_exit(failed ? EXIT_WORKLOAD_FAILED : EXIT_OK);
 }
