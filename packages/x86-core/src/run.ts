@@ -5,7 +5,7 @@
 
 import { EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
-import { beforeFault, DEBUG_FLAGS, debugStep } from './debug';
+import { ARM_NOW, beforeFault, DEBUG_FLAGS, debugStep } from './debug';
 import { decode, decodeEaFast32, decodeFastFull, FAST_WINDOW } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
@@ -29,7 +29,8 @@ import { GUEST_FAULT, STOP_BREAKPOINT, STOP_HLT, STOP_NONE, STOP_SHUTDOWN } from
 /** Delivers a pending NMI or maskable interrupt if one is allowed now; returns true if it did. */
 function pollInterrupts(cpu: Cpu): boolean {
   const line = cpu.interrupts;
-  if (line === null || cpu.shadowAt === cpu.icount) return false;
+  // The task-switch #DB trap (TSS T bit) is due first: it outranks NMI and INTR (SDM §6.9, Table 6-2).
+  if (line === null || cpu.shadowAt === cpu.icount || (cpu.dbgArm & ARM_NOW) !== 0) return false;
   if (!cpu.nmiBlocked && line.nmi !== undefined && line.nmi()) {
     cpu.nmiBlocked = true;
     deliver(cpu, EXC_NMI, -1, SRC_EXT);
