@@ -28,7 +28,6 @@ import type { Cpu } from './cpu';
 import { decode } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_FAULT } from './interrupt';
-import { REP_CHUNK } from './string';
 
 /** DR6 bits (SDM §17.2.3): B0–B3 breakpoint conditions, BD debug-register access, BS single-step, BT task switch. */
 export const DR6_B0_B3 = 0xf;
@@ -184,13 +183,14 @@ export function debugStep(cpu: Cpu): void {
   cpu.dbgHits = 0;
   // Repeated string instructions stop after each iteration so that a single-step or data/I/O
   // breakpoint trap is taken between iterations (SDM §17.3.1.2, "REP").
+  const chunk = cpu.repChunk;
   if (tf || (cpu.dbgData | cpu.dbgIo) !== 0) cpu.repChunk = 1;
   try {
     decode(cpu);
     execute(cpu);
     cpu.icount++;
   } finally {
-    cpu.repChunk = REP_CHUNK;
+    cpu.repChunk = chunk;
   }
   const traps = cpu.dbgHits | cpu.dbgCarry | (tf ? DR6_BS : 0);
   cpu.dbgHits = 0;
