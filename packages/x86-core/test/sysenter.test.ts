@@ -22,7 +22,7 @@ import {
   store32,
   WRMSR,
 } from './debug-asm';
-import { HANDLERS, setHandler } from './helpers';
+import { HANDLERS, setGate, setHandler } from './helpers';
 import { enterV86, loadTr, sysMachine, USER_CS, USER_SS, V86 } from './v86-setup';
 
 const IF = 1 << 9;
@@ -84,6 +84,28 @@ describe('SYSENTER/SYSEXIT', () => {
     expect(cpu.regs[4]).toBe(KSTACK);
     expect(cpu.regs[EBX]).toBe(0x55);
     expect(cpu.eflags & IF).toBe(0);
+  });
+
+  it('SYSENTER does not clear TF: the single-step #DB is taken at the ring-0 entry point', () => {
+    const m = machine([
+      ...wrmsr(0x174, 0x08),
+      ...wrmsr(0x175, KSTACK),
+      ...wrmsr(0x176, 'kentry'),
+      ...sysexitTo('user'),
+      'user',
+      [0x9c, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d], // pushfd; or dword [esp], TF; popfd
+      SYSENTER,
+      'kentry',
+      HLT,
+    ]);
+    // #DB handler: EBX ← pushed EIP, ECX ← pushed CS, HLT.
+    setGate(m.mem, 1, 0x5f00);
+    m.mem.load(0x5f00, Uint8Array.from([0x8b, 0x1c, 0x24, 0x8b, 0x4c, 0x24, 0x04, 0xf4]));
+    expect(m.cpu.run(1000).reason).toBe('hlt');
+    expect(m.cpu.eip).toBe(0x5f08);
+    expect(m.cpu.regs[EBX]).toBe(m.labels.kentry);
+    expect(m.cpu.regs[ECX]).toBe(0x08);
+    expect(m.cpu.dr[6]! & (1 << 14)).not.toBe(0);
   });
 
   it('SYSENTER from virtual-8086 mode clears VM and enters ring 0', () => {

@@ -238,6 +238,12 @@ describe('interrupts from v86 to ring 0 and back', () => {
     expect(m.r32((m.cpu.regs[4]! >>> 0) + 20) & IF).toBe(0);
   });
 
+  it('INT n with IOPL = 3 through a gate of DPL < 3 is #GP(vector × 8 + 2)', () => {
+    const m = v86Machine([[0x90], 'int', [0xcd, 0x31], [0xf4]], IOPL3);
+    expect(m.cpu.run(10_000).reason).toBe('hlt');
+    expect([m.op(1), m.err(1), m.ip(1)]).toEqual([0xcd, 0x31 * 8 + 2, m.g.int]);
+  });
+
   it('an external interrupt taken in v86 runs the ring-0 handler and resumes the v86 code', () => {
     let pending = true;
     const line: InterruptLine = {
