@@ -2,7 +2,8 @@
  * Segment-register loads and descriptor-table access (SDM Vol. 3 §3.4, §5.4–5.6). Real mode:
  * base = selector × 16 with the cached limit and attributes kept. Protected mode: the descriptor
  * is read from the GDT/LDT and checked (type, DPL/RPL/CPL, present); the accessed bit is set.
- * Part 2 adds gates, task switches and virtual-8086 loads on top of these primitives.
+ * Far transfers through gates and privilege levels are in transfer.ts, task switches in task.ts,
+ * virtual-8086 segment loads in v86.ts.
  */
 import { ACCESS_READ, ACCESS_WRITE } from './bus';
 import {
@@ -148,39 +149,6 @@ export function loadSegment(cpu: Cpu, sreg: number, sel: number): void {
   }
   setAccessed(cpu, lin);
   cpu.setSegmentCache(sreg, sel, descBase(), descLimit(), attr | 1);
-}
-
-/**
- * Checks a far-transfer target code segment in protected mode (JMP/CALL/RET/IRET/interrupt,
- * same privilege only in part 1) and loads CS with RPL = CPL. Returns nothing; raises on error.
- * `newCpl` is the privilege level the transfer ends at; `checkRpl` (far JMP/CALL) also requires
- * RPL ≤ CPL for a non-conforming target (SDM §5.8.1).
- */
-export function loadCodeSegment(
-  cpu: Cpu,
-  sel: number,
-  offset: number,
-  newCpl: number,
-  checkRpl = false,
-): void {
-  const err = sel & 0xfffc;
-  if (err === 0) cpu.raise(EXC_GP, 0);
-  const lin = readDescriptor(cpu, sel);
-  const attr = descAttr();
-  if ((attr & (ATTR_S | ATTR_CODE)) !== (ATTR_S | ATTR_CODE)) cpu.raise(EXC_GP, err);
-  const dpl = (attr >> 5) & 3;
-  if (attr & ATTR_DC) {
-    if (dpl > newCpl) cpu.raise(EXC_GP, err);
-  } else if (dpl !== newCpl || (checkRpl && (sel & 3) > newCpl)) cpu.raise(EXC_GP, err);
-  if ((attr & ATTR_P) === 0) cpu.raise(EXC_NP, err);
-  const limit = descLimit();
-  if (offset >>> 0 > limit) cpu.raise(EXC_GP, 0);
-  setAccessed(cpu, lin);
-  cpu.setSegmentCache(SREG_CS, (sel & 0xfffc) | newCpl, descBase(), limit, attr | 1);
-  if (newCpl !== cpu.cplValue) {
-    cpu.setCpl(newCpl);
-    cpu.pushPagingState();
-  }
 }
 
 /** Real-mode (or v86) CS load for far transfers: base = selector × 16. */
