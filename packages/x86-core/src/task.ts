@@ -195,8 +195,13 @@ export function taskSwitch(
   for (let i = 0; i < 8; i++) r[i] = next[N_REGS + i]!;
   const vm = new32 && (newFlags & FLAG_VM) !== 0;
   const cs = next[N_SEGS + SREG_CS]!;
-  // Selectors first with unusable caches, so a fault while loading leaves no stale descriptor.
-  for (let s = 0; s < 6; s++) if (s !== SREG_CS) cpu.setSegmentNull(s, next[N_SEGS + s]!);
+  // The selectors first (SDM §7.3 step 12), the descriptors after. The data segments are unusable
+  // until loaded; CS and SS keep their old descriptor caches meanwhile, as the hardware's caches do,
+  // so that a #TS raised by the LDT or CS check can still be delivered on the new task's ESP.
+  for (let s = 0; s < 6; s++) {
+    if (s === SREG_CS || s === SREG_SS) cpu.segSel[s] = next[N_SEGS + s]!;
+    else cpu.setSegmentNull(s, next[N_SEGS + s]!);
+  }
   cpu.setSegmentNull(SREG_LDTR, next[N_LDT]!);
   cpu.newContextFault = true;
   const newCpl = vm ? 3 : cs & 3;

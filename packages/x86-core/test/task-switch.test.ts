@@ -21,6 +21,7 @@ import {
   SysMachine,
   segDesc,
   T_CODE_XO,
+  T_LDT,
   T_TASK,
   T_TSS16,
   T_TSS32,
@@ -217,5 +218,43 @@ describe('IDT task gates', () => {
     expect(t.cpu.regs[4]! >>> 0).toBe(STACK_B - 16);
     expect([t.stack(0), t.stack(1), t.stack(2)]).toEqual([xo, TASK_B_CODE, KCODE]);
     expect(t.cpu.getSegment(SREG_DS)).toMatchObject({ selector: xo, attributes: 0 });
+  });
+});
+
+describe("the new task's LDT", () => {
+  function ldtMachine(ldtDesc: [number, number]): SysMachine {
+    const m = machine([0xf4]);
+    m.setGdt(FREE, ldtDesc);
+    // LDT at 0x7000: entry 1 is data with base 0x20000.
+    const [lo, hi] = segDesc(0x20000, 0xffff, 0x12);
+    m.dv.setUint32(0x7008, lo, true);
+    m.dv.setUint32(0x700c, hi, true);
+    m.tss32(TSS_B, {
+      eip: TASK_B_CODE,
+      cs: KCODE,
+      ss: KDATA,
+      ds: 0x0c,
+      ldt: FREE << 3,
+      regs: [0, 0, 0, 0, STACK_B],
+    });
+    m.code(() => [jmpFar(TSSB, 0)]);
+    return m;
+  }
+
+  it('is loaded from the TSS before the segment registers, so DS can be an LDT selector', () => {
+    const m = ldtMachine(segDesc(0x7000, 0x0f, T_LDT));
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(m.cpu.eip).toBe(TASK_B_CODE + 1);
+    expect(m.cpu.getSegment(6)).toMatchObject({ selector: FREE << 3, base: 0x7000, limit: 0x0f });
+    expect(m.cpu.getSegment(SREG_DS)).toMatchObject({ selector: 0x0c, base: 0x20000 });
+  });
+
+  it('an LDT field that names no LDT is #TS(LDT selector) in the new task', () => {
+    const m = ldtMachine(segDesc(0x7000, 0x0f, 0x12));
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(m.cpu.eip).toBe(atHandler(10));
+    expect(m.stack(0)).toBe(FREE << 3);
+    expect(m.stack(1)).toBe(TASK_B_CODE);
+    expect(m.cpu.getSegment(TR).selector).toBe(TSSB);
   });
 });
