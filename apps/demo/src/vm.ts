@@ -320,7 +320,9 @@ export class Vm {
         return bytes.length;
       },
       pvEoi: true,
-      scheduler: { wake: (i) => this.wake(i) },
+      // KVM_HC_SCHED_YIELD: the yielding vCPU's slice ends here, so the others (the one it waits
+      // for among them) run before it spins again.
+      scheduler: { wake: (i) => this.wake(i), yieldTo: (from) => this.vcpus[from]?.cpu.stop() },
     };
     const pvVcpus = pvMachine.vcpus as PvMachine['vcpus'][number][];
     const cpus: Cpu[] = [];

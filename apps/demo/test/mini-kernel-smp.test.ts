@@ -62,14 +62,20 @@ describe('the mini PV kernel on 4 vCPUs', () => {
     expect(w.exits.hypercall).toBe(0);
   });
 
-  it('paravirtually: one KVM_HC_SEND_IPI per round and EOIs through PV EOI, strictly and substantially fewer exits', () => {
+  it('paravirtually: one KVM_HC_SEND_IPI per round, EOIs through PV EOI, KVM_HC_SCHED_YIELD while waiting: far fewer exits and cycles', () => {
     const w = ipiOf(pv);
-    expect(w.exits.hypercall).toBe(256);
-    expect(n(w.result.hypercalls)).toBe(256);
+    const nw = ipiOf(native);
+    expect(pv.console).toContain('pv_ops: cpu.wait_for_cpu = pv (KVM_HC_SCHED_YIELD to the CPU waited for)');
+    expect(native.console).toContain('pv_ops: cpu.wait_for_cpu = native (pv=off on the command line)');
+    expect(n(w.result.hypercalls)).toBe(w.exits.hypercall);
+    // 256 sends, plus the yields of the BSP while the destinations had not run yet
+    expect(w.exits.hypercall).toBeGreaterThan(256);
+    expect(w.exits.hypercall).toBeLessThanOrEqual(256 * 4);
     expect(w.exits.apic).toBe(0);
     expect(w.exits.hlt).toBe(n(w.result.ops));
-    expect(totalExits(w.exits) * 2).toBeLessThan(totalExits(ipiOf(native).exits));
-    expect(w.virtualCycles).toBeLessThan(ipiOf(native).virtualCycles);
+    expect(totalExits(w.exits) * 1.8).toBeLessThan(totalExits(nw.exits));
+    // natively the BSP spins out its slice every round; yielding hands the time to the destinations
+    expect(w.virtualCycles * 3).toBeLessThan(nw.virtualCycles);
     for (const name of ['ptchurn', 'timer', 'console']) {
       const p = pv.workloads.find((x) => x.workload === name)!;
       const nn = native.workloads.find((x) => x.workload === name)!;

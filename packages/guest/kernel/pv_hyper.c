@@ -274,6 +274,12 @@ static void pv_console_write(const char *buf, u32 len)
 
 static void nop_io_delay(void) {}
 
+static void kvm_wait_for_cpu(u32 apic_id)
+{
+	int32_t r = hypercall(KVM_HC_SCHED_YIELD, apic_id, 0, 0, 0);
+	if (r < 0) cpu_relax(); /* a refused yield is only a missed optimisation */
+}
+
 /* ---- the probe and the slot table ---- */
 static void do_probe(void)
 {
@@ -340,6 +346,7 @@ int pv_init(int forced_native)
 	int con = !none && has_pv(PV_FEATURE_CONSOLE_WRITE);
 	int send_ipi = !none && probe.kvm && (probe.kvm_features >> KVM_FEATURE_PV_SEND_IPI) & 1;
 	int pv_eoi = !none && probe.kvm && (probe.kvm_features >> KVM_FEATURE_PV_EOI) & 1;
+	int sched_yield = !none && probe.kvm && (probe.kvm_features >> KVM_FEATURE_PV_SCHED_YIELD) & 1;
 	int nop_delay = !forced_native && probe.kvm && (probe.kvm_features >> KVM_FEATURE_NOP_IO_DELAY) & 1;
 	use_multicall = pt && has_pv(PV_FEATURE_MULTICALL);
 
@@ -354,6 +361,8 @@ int pv_init(int forced_native)
 	if (nop_delay) pv_ops.cpu.io_delay = nop_io_delay;
 	slot("cpu.io_delay", nop_delay, forced_native ? "pv=off on the command line" : nop_delay ? "KVM_FEATURE_NOP_IO_DELAY: no delay needed" : "KVM_FEATURE_NOP_IO_DELAY not advertised");
 
+	if (sched_yield) pv_ops.cpu.wait_for_cpu = kvm_wait_for_cpu;
+	slot("cpu.wait_for_cpu", sched_yield, sched_yield ? "KVM_HC_SCHED_YIELD to the CPU waited for" : none ? none : "KVM_FEATURE_PV_SCHED_YIELD not advertised: PAUSE");
 	slot("irq.safe_halt", 0, "the ABI has no halt call: STI;HLT is one exit either way");
 
 	slot("mmu.write_cr3", 0, "the ABI has no CR3-load call");

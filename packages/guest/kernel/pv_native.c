@@ -20,6 +20,12 @@ static void native_io_delay(void)
 	outb(IO_DELAY_PORT, 0);
 }
 
+static void native_wait_for_cpu(u32 apic_id)
+{
+	(void)apic_id;
+	cpu_relax();
+}
+
 static void native_safe_halt(void)
 {
 	COUNT(hlt);
@@ -108,7 +114,7 @@ static void native_console_write(const char *buf, u32 len)
 static void native_console_flush(void) {}
 
 const struct pv_ops native_pv_ops = {
-	.cpu = { .io_delay = native_io_delay },
+	.cpu = { .io_delay = native_io_delay, .wait_for_cpu = native_wait_for_cpu },
 	.irq = { .safe_halt = native_safe_halt },
 	.mmu = {
 		.write_cr3 = native_write_cr3,

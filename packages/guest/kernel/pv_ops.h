@@ -48,6 +48,10 @@
 struct pv_cpu_ops {
 	/* A delay after a slow port access (Linux's io_delay): native OUT to port 0xED. */
 	void (*io_delay)(void);
+	/* One turn of a loop that waits for the CPU with APIC ID `apic_id` to do something: native
+	 * PAUSE; pv KVM_HC_SCHED_YIELD, so an overcommitted host runs that vCPU instead of the spinner
+	 * (as Linux's kvm_smp_send_call_func_ipi does for preempted destinations). */
+	void (*wait_for_cpu)(u32 apic_id);
 };
 
 struct pv_irq_ops {

@@ -15,7 +15,7 @@
 #define MPC_CPU_BSP 0x02
 #define BDA_EBDA_SEGMENT 0x40e     /* BIOS data area: EBDA segment (MP spec 4: where to scan) */
 
-#define AP_START_SPINS 2000000u    /* PAUSE loops to wait for an AP after its STARTUP IPI */
+#define AP_START_TSC 20000000u     /* TSC ticks to wait for an AP after its STARTUP IPI (20 ms at 1 GHz) */
 
 struct smp_info smp;
 
@@ -125,11 +125,12 @@ static void send_icr(u32 apic_id, u32 icr)
 
 static int wait_online(u32 c)
 {
-	for (u32 spins = 0; spins < AP_START_SPINS; spins++) {
+	u64 deadline = rdtsc() + AP_START_TSC;
+	while (rdtsc() < deadline) {
 		if (__atomic_load_n(&ap_online[c], __ATOMIC_ACQUIRE)) return 1;
-		cpu_relax();
+		pv_ops.cpu.wait_for_cpu(smp.apic_id[c]);
 	}
-	return 0;
+	return __atomic_load_n(&ap_online[c], __ATOMIC_ACQUIRE) != 0;
 }
 
 void smp_boot(void)

@@ -23,7 +23,7 @@
 #define CONSOLE_LINES 64   /* lines printed */
 #define MAX_HALTS 64       /* HLT wake-ups tolerated per expected interrupt */
 #define IPI_SPINS 64       /* PAUSE loops tolerated per expected self-IPI */
-#define IPI_REMOTE_SPINS 200000 /* PAUSE loops tolerated per acknowledgement from another CPU */
+#define IPI_ACK_TSC 10000000u /* TSC ticks to wait for another CPU's acknowledgement (10 ms at 1 GHz) */
 
 static const char *mode_name;
 static const char *fail_reason;
@@ -254,10 +254,10 @@ static u32 remote_ipi(u32 *ops)
 		u32 sent = pv_ops.apic.send_ipi_mask(mask, VECTOR_IPI);
 		if (sent != popcount32(mask)) fail("ipi: send_ipi_mask sent a different number of IPIs", sent);
 		/* Every destination acknowledges before the next round (its handler ran exactly once). */
+		u64 deadline = rdtsc() + IPI_ACK_TSC;
 		for (u32 c = 1; c < smp.cpus; c++) {
-			u32 spins = 0;
-			while (__atomic_load_n(&ipi_acks[c], __ATOMIC_ACQUIRE) != expect[c] && spins++ < IPI_REMOTE_SPINS)
-				cpu_relax();
+			while (__atomic_load_n(&ipi_acks[c], __ATOMIC_ACQUIRE) != expect[c] && rdtsc() < deadline)
+				pv_ops.cpu.wait_for_cpu(smp.apic_id[c]);
 			if (ipi_acks[c] != expect[c]) fail("ipi: a destination CPU did not acknowledge exactly once", c);
 		}
 		sum = mix(sum, mask);
