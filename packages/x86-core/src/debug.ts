@@ -28,6 +28,7 @@ import type { Cpu } from './cpu';
 import { decode } from './decode';
 import { execute } from './exec';
 import { deliver, SRC_FAULT } from './interrupt';
+import { STOP_HLT, STOP_NONE } from './signals';
 
 /** DR6 bits (SDM §17.2.3): B0–B3 breakpoint conditions, BD debug-register access, BS single-step, BT task switch. */
 export const DR6_B0_B3 = 0xf;
@@ -207,6 +208,9 @@ export function debugStep(cpu: Cpu): void {
   if (cpu.icount === before) cpu.flags |= FLAG_RF;
   reportDr6(cpu, traps);
   deliver(cpu, EXC_DB, -1, SRC_FAULT);
+  // A debug exception resumes a halted processor (SDM "HLT"): the trap after HLT is taken at once,
+  // so run() goes on into the handler instead of reporting 'hlt'.
+  if (cpu.stopCode === STOP_HLT && !cpu.halted) cpu.stopCode = STOP_NONE;
 }
 
 /**

@@ -311,6 +311,14 @@ describe('single-step (EFLAGS.TF)', () => {
     expect(m.cpu.regs[EBP]! & (TF | RF)).toBe(0);
   });
 
+  it('a single-step trap after HLT is taken at once and resumes execution (a debug exception wakes the CPU)', () => {
+    const m = machine([...setTf, 'h', HLT, 'after', PUSHFD, andEsp(0, ~TF), POPFD, 'end', HLT]);
+    expect(m.cpu.run(1000).reason).toBe('hlt');
+    const l = m.labels;
+    expect(m.eips()[0]).toBe(l.after);
+    expect(m.cpu.eip).toBe(l.end! + 1);
+  });
+
   it('MOV SS holds the trap until after the next instruction (SDM §6.8.3)', () => {
     const m = machine([
       movImm(EAX, 0x10),
