@@ -451,7 +451,7 @@ describe('differential: MMU vs reference walker', () => {
       }),
       { numRuns: 2000 },
     );
-  }, 120_000);
+  }, 300_000);
 
   it('stays within the SDM envelope for stale TLB entries without invalidation (2000 cases)', () => {
     fc.assert(
@@ -460,7 +460,7 @@ describe('differential: MMU vs reference walker', () => {
       }),
       { numRuns: 2000 },
     );
-  }, 120_000);
+  }, 300_000);
 
   it('accesses went through the page map as the CPU makes them, and hit', () => {
     console.log(`page-map (inline CPU path) hits: ${inlineHits}`);
