@@ -402,3 +402,23 @@ describe('DR7.GD, INT1/ICEBP, DR4/DR5', () => {
     expect(m.cpu.regs[EDX]).toBe(m.labels.ud);
   });
 });
+
+describe('debug state across snapshots and reset', () => {
+  it('a restored snapshot keeps its breakpoints armed; reset() disarms them', () => {
+    const m = machine([...arm(1, 0x7000, dr7(1, 1, 3)), 'snap', NOP, store32(0x7000, EAX), 'after', HLT]);
+    m.cpu.addBreakpoint(m.labels.snap!);
+    expect(m.cpu.run(1000).reason).toBe('breakpoint');
+    expect(m.cpu.memory).not.toBe(m.cpu.hostMemory); // watching data
+    const snap = m.cpu.saveState();
+    const copy = machine([]);
+    copy.mem.bytes.set(m.mem.bytes);
+    copy.cpu.restoreState(snap);
+    expect(copy.cpu.memory).not.toBe(copy.cpu.hostMemory);
+    expect(copy.cpu.run(1000).reason).toBe('hlt');
+    expect(copy.hits()).toBe(1);
+    expect(copy.eip(1)).toBe(m.labels.after);
+    copy.cpu.reset();
+    expect(copy.cpu.memory).toBe(copy.cpu.hostMemory);
+    expect(copy.cpu.dr[7]).toBe(0x400);
+  });
+});
