@@ -169,3 +169,81 @@ describe('MOV to CR0/CR3 with PAE PDPTEs that have reserved bits set', () => {
     expect(cpu.cr0 & 0x80000000).toBe(0x80000000 | 0);
   });
 });
+
+describe('a task switch loads CR3 from a 32-bit TSS', () => {
+  it('each task sees its own address space; the switch back restores the first one', () => {
+    const { cpu, mmu, put32 } = machine();
+    // GDT entries 3 and 4: 32-bit TSSs A (0x3000) and B (0x3100), limit 0x67.
+    const tss = (i: number, base: number, type: number) => {
+      put32(GDT + i * 8, ((base & 0xffff) << 16) | 0x67);
+      put32(GDT + i * 8 + 4, ((base >>> 16) & 0xff) | ((0x80 | type) << 8));
+    };
+    tss(3, 0x3000, 0x0b); // A: busy (current)
+    tss(4, 0x3100, 0x09); // B: available
+    // Two page directories sharing the identity map of 0-4 MiB; linear 4 MiB maps to frame
+    // 0x200000 in A's address space (PD 0x10000) and to 0x201000 in B's (PD 0x11000).
+    for (const [pd, pt, frame] of [
+      [0x10000, 0x12000, 0x200000],
+      [0x11000, 0x13000, 0x201000],
+    ] as const) {
+      put32(pd, 0x14000 | 3);
+      put32(pd + 4, pt | 3);
+      put32(pt, frame | 3);
+    }
+    for (let i = 0; i < 1024; i++) put32(0x14000 + i * 4, (i << 12) | 3);
+    // The processor never writes CR3 to a TSS: task A's PDBR field is the OS's job (SDM §7.2.1).
+    put32(0x3000 + 0x1c, 0x10000);
+    // Task B: CR3 = 0x11000, stores 0xBBBB at linear 4 MiB and jumps back to A.
+    put32(0x3100 + 0x1c, 0x11000);
+    put32(0x3100 + 0x20, 0x9000);
+    put32(0x3100 + 0x24, 2);
+    put32(0x3100 + 0x38, 0x80000); // ESP
+    put32(0x3100 + 0x4c, 0x08);
+    put32(0x3100 + 0x50, 0x10);
+    put32(0x3100 + 0x54, 0x10);
+    put32(0x3100 + 0x48, 0x10);
+    const storeAt = (v: number) => [0xc7, 0x05, ...le32(0x400000), ...le32(v)];
+    mmu.writePhys(0x9000, Uint8Array.from([...storeAt(0xbbbb), 0xea, 0, 0, 0, 0, 0x18, 0]));
+    // Task A: paging on with CR3 = 0x10000 (TR = TSS A, loaded by hand), JMP to B, then a store.
+    const a = [
+      0xb8,
+      ...le32(0x10000),
+      0x0f,
+      0x22,
+      0xd8,
+      0x0f,
+      0x20,
+      0xc0,
+      0x0d,
+      ...le32(0x80000000),
+      0x0f,
+      0x22,
+      0xc0,
+      0xea,
+      0,
+      0,
+      0,
+      0,
+      0x20,
+      0, // jmp 0x20:0 (task B)
+      ...storeAt(0xaaaa),
+      0xf4,
+    ];
+    mmu.writePhys(0x8000, Uint8Array.from(a));
+    cpu.enterFlatProtectedMode(0x8000);
+    cpu.dtr[0] = GDT;
+    cpu.dtr[1] = 5 * 8 - 1;
+    cpu.dtr[2] = IDT;
+    cpu.dtr[3] = 256 * 8 - 1;
+    cpu.regs[4] = 0x90000;
+    cpu.loadSegmentCache(7, { selector: 0x18, base: 0x3000, limit: 0x67, attributes: 0x8b });
+    expect(cpu.run(200).reason).toBe('hlt');
+    expect(cpu.eip).toBe(0x8000 + a.length);
+    const word = (gpa: number) => new DataView(mmu.readPhys(gpa, 4).buffer).getUint32(0, true);
+    expect(word(0x201000)).toBe(0xbbbb); // B's store, through B's page tables
+    expect(word(0x200000)).toBe(0xaaaa); // A's store after the switch back: A's CR3 again
+    expect(cpu.cr3).toBe(0x10000);
+    expect(word(0x3100 + 0x1c)).toBe(0x11000); // CR3 is not written back to the TSS
+    expect(cpu.cr0 & 8).toBe(8); // CR0.TS
+  });
+});
