@@ -104,7 +104,7 @@ export function demoCommand(write: (text: string) => void): number {
   const native = runMiniKernel('native', 'shadow', undefined, smp);
   const pv = runMiniKernel('pv', 'shadow', undefined, smp);
   write(
-    `exit model: shadow, ${smp} vCPUs (IPIs to other vCPUs: ICR writes natively, KVM_HC_SEND_IPI + PV EOI in pv)\n`,
+    `exit model: shadow, ${smp} vCPUs (IPIs to other vCPUs: ICR writes natively; KVM_HC_SEND_IPI, PV EOI and KVM_HC_SCHED_YIELD in pv)\n`,
   );
   write(comparisonTable(native, pv));
   write('\n');
