@@ -155,3 +155,24 @@ describe('timer and firmware devices on the machine buses', () => {
     expect(r.instructions).toBeLessThanOrEqual(4); // stopped at the OUT, never reached the spin
   });
 });
+
+describe('ISA interrupts on the IO-APIC', () => {
+  it('COM1 (IRQ 4) reaches the IO-APIC pin the MADT names, and from there the local APIC', () => {
+    const vm = new Vm({ memoryMiB: 16, smp: 2, epochMs: 0 });
+    const ioapic = (reg: number, value: number) => {
+      vm.mmu.write32(0xfec00000, reg, ACCESS_WRITE); // IOREGSEL
+      vm.mmu.write32(0xfec00010, value, ACCESS_WRITE); // IOWIN
+    };
+    // APIC 1 software-enabled (SPIV, SDM 11.4.7); IOREDTBL[4]: fixed, vector 0x34, physical APIC ID 1.
+    vm.ops.apic.write(1, 0xf0 >> 4, 0x1ff);
+    ioapic(0x10 + 2 * 4 + 1, 1 << 24);
+    ioapic(0x10 + 2 * 4, 0x34);
+    const irr1 = () => vm.ops.apic.read(1, 0x210 >> 4)! >>> 0; // IRR bits 32-63
+    expect(irr1() & (1 << (0x34 - 32))).toBe(0);
+    vm.ports.out(0x3fc, 1, 0x08); // MCR: OUT2 gates the UART's interrupt onto the ISA line
+    vm.ports.out(0x3f9, 1, 0x01); // IER: received data available
+    vm.input(Uint8Array.of(0x41));
+    expect(irr1() & (1 << (0x34 - 32))).not.toBe(0);
+    expect(vm.ioapic.counters.messages).toBe(1);
+  });
+});
