@@ -197,6 +197,23 @@ describe('IDT task gates', () => {
     expect(m.r32(TSS_A + 0x20)).toBe(m.labels.fault! + 4); // MOV DS, AX after MOV AX, imm16
   });
 
+  it('a stack fault that cannot be delivered becomes #DF, handled by a task gate on a good stack', () => {
+    const m = machine([0xf4]);
+    m.setIdt(8, gateDesc(TSSB, 0, T_TASK));
+    m.setGdt(FREE, segDesc(0, 0xfff, 0x12)); // a 4-KiB stack segment
+    // SS = that segment, ESP = 2: the PUSH is #SS(0), whose frame cannot be pushed either ⇒ #DF.
+    m.code(() => [movSreg(SREG_SS, FREE << 3), [0xbc, 2, 0, 0, 0], 'push', [0x50]]);
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(m.cpu.eip).toBe(TASK_B_CODE + 1);
+    expect(m.cpu.getSegment(TR).selector).toBe(TSSB);
+    expect(m.cpu.regs[4]! >>> 0).toBe(STACK_B - 4);
+    expect(m.stack(0)).toBe(0); // #DF's error code
+    expect(m.r16(TSS_B)).toBe(TSSA);
+    expect(m.r32(TSS_A + 0x20)).toBe(m.labels.push); // the faulting PUSH
+    expect(m.r32(TSS_A + 0x38)).toBe(2);
+    expect(m.r16(TSS_A + 0x50)).toBe(FREE << 3);
+  });
+
   it("a task gate whose TSS is busy is #GP(TSS selector); a fault in the new task's segments is #TS in the new task", () => {
     const m = machine([0xf4]);
     m.setIdt(0x50, gateDesc(TSSA, 0, T_TASK));
