@@ -207,7 +207,8 @@ export function farTransfer(cpu: Cpu, sel: number, off: number, call: boolean): 
       return;
     case 0x01: // available 16-bit TSS
     case 0x09: // available 32-bit TSS
-      if (dpl < cpl || dpl < rpl) cpu.raise(EXC_GP, err);
+      // A TSS descriptor is valid only in the GDT (SDM §7.2.2).
+      if (sel & 4 || dpl < cpl || dpl < rpl) cpu.raise(EXC_GP, err);
       if ((attr & ATTR_P) === 0) cpu.raise(EXC_NP, err);
       taskSwitch(cpu, sel, lin, lo, hi, call ? TASK_CALL : TASK_JMP, -1, 0);
       return;

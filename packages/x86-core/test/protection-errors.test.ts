@@ -228,6 +228,19 @@ const cases: Case[] = [
   },
   { name: 'JMP FAR to a busy TSS', vector: GP, error: TSSA, fault: jmpFar(TSSA, 0) },
   {
+    name: 'JMP FAR to a TSS descriptor in the LDT',
+    vector: GP,
+    error: 0x0c,
+    setup: (m) => {
+      m.setGdt(FREE, segDesc(0x7000, 0x0f, T_LDT));
+      const [lo, hi] = segDesc(0x6600, 0x67, T_TSS32);
+      m.dv.setUint32(0x7008, lo, true);
+      m.dv.setUint32(0x700c, hi, true);
+    },
+    pre: [movAx(own()), [0x0f, 0x00, 0xd0]],
+    fault: jmpFar(0x0c, 0),
+  },
+  {
     name: 'JMP FAR to a not-present TSS',
     vector: NP,
     error: own(),
