@@ -14,6 +14,7 @@ const MISSING = 'http://demo.test/assets/missing.elf';
 const GARBAGE = 'http://demo.test/assets/garbage.elf';
 const RESETS = 'http://demo.test/assets/resets.elf';
 const HALTS = 'http://demo.test/assets/halts.elf';
+const EXITS = 'http://demo.test/assets/exits.elf';
 const WAIT = 60_000;
 
 /**
@@ -39,6 +40,8 @@ const images: Record<string, Uint8Array> = {
   [RESETS]: multibootImage([0xb0, 0xfe, 0xe6, 0x64, 0xf4]),
   // mov al, 'h'; out 0x3F8, al (via dx); hlt with interrupts off
   [HALTS]: multibootImage([0x66, 0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee, 0xf4]),
+  // mov al, 0; out 0xF4, al (isa-debug-exit: status (0 << 1) | 1); hlt
+  [EXITS]: multibootImage([0xb0, 0x00, 0xe6, 0xf4, 0xf4]),
 };
 
 const posted: WorkerMessage[] = [];
@@ -110,15 +113,23 @@ async function boot(config: BootConfig, kernelUrl = KERNEL, speed = 0): Promise<
 
 const stoppedOf = (run: number) => waitFor(() => of('stopped', run)[0], `run ${run} to stop`);
 
+const ECHO = 'echo: COM1 input is echoed back\n';
+/** Waits until boot `run` has done its workloads and halted in the kernel's `echo` loop. */
+const echoing = (run: number) =>
+  waitFor(
+    () => (consoleOf(run).endsWith(ECHO) ? statsOf(run).find((s) => s.state === 'waiting') : undefined),
+    `run ${run} to halt in the echo loop`,
+  );
+
 describe('browser demo worker (web/src/worker.ts)', () => {
   it('boots the mini kernel paravirtually and reports its console, workloads and counters', async () => {
     const run = await boot(pv);
-    const stopped = await stoppedOf(run);
-    expect(stopped).toMatchObject({ reason: 'debug-exit', status: 1 });
-    expect(of('booted', run)[0]).toMatchObject({ config: pv, cmdline: '' });
+    await echoing(run);
+    expect(of('booted', run)[0]).toMatchObject({ config: pv, cmdline: 'echo' });
     const text = consoleOf(run);
     expect(text).toContain('pv-kernel: paging on, APIC enabled, mode pv');
     expect(text).toMatch(/^DONE$/m);
+    expect(of('stopped', run)).toEqual([]);
 
     const workloads = of('workload', run).map((m) => m.figures);
     expect(workloads.map((w) => w.workload)).toEqual(['ptchurn', 'timer', 'ipi', 'console']);
@@ -138,17 +149,30 @@ describe('browser demo worker (web/src/worker.ts)', () => {
       expect(stats[i]!.virtualCycles).toBeGreaterThanOrEqual(stats[i - 1]!.virtualCycles);
     }
     const last = stats.at(-1)!;
-    expect(last.state).toBe('stopped');
+    expect(last.state).toBe('waiting');
     expect(last.instructions).toBeGreaterThan(1_000_000);
     expect(total(last.exits)).toBeGreaterThanOrEqual(workloads.reduce((n, w) => n + total(w.exits), 0));
     expect(fetched.filter((u) => u === KERNEL)).toHaveLength(1);
+
+    // Typed bytes wake the halted kernel (IRQ 4), which echoes them (CR as CR LF) and halts again.
+    const seen = stats.length;
+    send({ type: 'input', bytes: new TextEncoder().encode('hi\r') });
+    await waitFor(() => (consoleOf(run).endsWith(`${ECHO}hi\r\n`) ? true : undefined), 'the echo');
+    const after = await waitFor(
+      () =>
+        statsOf(run)
+          .slice(seen)
+          .find((s) => s.state === 'waiting' && s.inputBytes === 3),
+      'halted again',
+    );
+    expect(after.exits.hypercall!).toBeGreaterThan(last.exits.hypercall!); // the PV console write
   });
 
   it('boots natively with pv=off: no hypercalls, far more exits, same workload checksums', async () => {
     const pvRun = lastRun();
     const run = await boot(native);
-    expect(await stoppedOf(run)).toMatchObject({ reason: 'debug-exit', status: 1 });
-    expect(of('booted', run)[0]!.cmdline).toBe('pv=off');
+    await echoing(run);
+    expect(of('booted', run)[0]!.cmdline).toBe('pv=off echo');
     const n = of('workload', run).map((m) => m.figures);
     const p = of('workload', pvRun).map((m) => m.figures);
     expect(n.map((w) => w.result.checksum)).toEqual(p.map((w) => w.result.checksum));
@@ -173,34 +197,39 @@ describe('browser demo worker (web/src/worker.ts)', () => {
 
     const next = await boot(native);
     const afterBoot = posted.length;
-    expect(await stoppedOf(next)).toMatchObject({ reason: 'debug-exit', status: 1 });
-    // Nothing of the dropped machine after the new one booted, and it never stopped.
+    await echoing(next);
+    // Nothing of the dropped machine after the new one booted, and it never stopped; the keys
+    // queued in its UART are gone with it.
     const late = posted.slice(afterBoot).filter((m) => ('run' in m ? m.run : m.stats.run) === run);
     expect(late).toEqual([]);
     expect(of('stopped', run)).toEqual([]);
-    // Input to a stopped machine is ignored.
-    send({ type: 'input', bytes: new Uint8Array([0x61]) });
+    expect(consoleOf(next)).not.toContain('hello');
     expect(statsOf(next).at(-1)!.inputBytes).toBe(0);
+
+    // Input to a stopped machine is ignored.
+    const exited = await boot(pv, EXITS);
+    expect(await stoppedOf(exited)).toMatchObject({ reason: 'debug-exit', status: 1 });
+    const count = statsOf(exited).length;
+    send({ type: 'input', bytes: new Uint8Array([0x61]) });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(statsOf(exited)).toHaveLength(count);
+    expect(statsOf(exited).at(-1)).toMatchObject({ state: 'stopped', inputBytes: 0 });
   });
 
-  it('reboots the machine on a guest-requested reset (i8042 pulse), as a PC does', async () => {
+  it('reboots on a guest-requested reset (i8042 pulse), as a PC does; a halt with interrupts off stops it', async () => {
     const t0 = Date.now();
     const first = await boot(native, RESETS);
     await waitFor(() => (lastRun() >= first + 3 ? true : undefined), 'three reboots');
     expect(of('stopped', first)[0]).toMatchObject({ reason: 'reset' });
-    expect(of('booted', first + 1)[0]).toMatchObject({ config: native, cmdline: 'pv=off' });
+    expect(of('booted', first + 1)[0]).toMatchObject({ config: native, cmdline: 'pv=off echo' });
     // Not a spin: each reboot waits a moment.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(3 * 100 - 10);
     // A new boot request ends the loop.
+    // A halt with interrupts off is the end: nothing can wake the machine.
     const run = await boot(pv, HALTS);
-    await waitFor(() => statsOf(run).find((s) => s.state === 'halted'), 'halted');
+    expect(await stoppedOf(run)).toMatchObject({ reason: 'halted' });
     expect(consoleOf(run)).toBe('h');
-    // A halted machine takes input (it stays halted: this guest never enables interrupts).
-    send({ type: 'input', bytes: new Uint8Array([0x61, 0x62]) });
-    await waitFor(
-      () => statsOf(run).find((s) => s.inputBytes === 2 && s.state === 'halted'),
-      'input counted',
-    );
+    expect(statsOf(run).at(-1)!.state).toBe('stopped');
   });
 
   it('reports an unreachable or malformed image as a stopped machine with the reason', async () => {
@@ -219,7 +248,6 @@ describe('browser demo worker (web/src/worker.ts)', () => {
     );
     expect(garbage.message).toMatch(/multiboot/i);
     // Still usable afterwards.
-    const run = await boot(pv);
-    expect(await stoppedOf(run)).toMatchObject({ reason: 'debug-exit', status: 1 });
+    await echoing(await boot(pv));
   });
 });

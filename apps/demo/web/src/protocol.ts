@@ -28,10 +28,11 @@ export type PageMessage =
 export type StopReasonName = 'debug-exit' | 'halted' | 'poweroff' | 'reset' | 'shutdown' | 'error';
 
 /**
- * Running: executing slices; halted: every vCPU is halted with no timer armed (COM1 input wakes a
- * guest that enabled its interrupts); stopped: for good.
+ * running: executing slices; waiting: every vCPU is halted with interrupts enabled and no timer
+ * pending, so only COM1 input can wake it (vm.ts's `waiting`); stopped: for good (debug-exit,
+ * power-off, triple fault, a halt with interrupts off, or a host error).
  */
-export type MachineState = 'booting' | 'running' | 'halted' | 'stopped';
+export type MachineState = 'booting' | 'running' | 'waiting' | 'stopped';
 
 export interface Stats {
   run: number;

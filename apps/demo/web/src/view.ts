@@ -77,8 +77,8 @@ export class FiguresView {
     }
     this.exitsTotal.textContent = number.format(sum(s.exits));
     if (s.state === 'running') this.setState('running');
-    else if (s.state === 'halted')
-      this.setState('halted', 'every vCPU is halted, no timer armed: COM1 input wakes it');
+    else if (s.state === 'waiting')
+      this.setState('waiting for input', 'every vCPU is halted, no timer pending: COM1 input wakes it');
   }
 
   workload(config: BootConfig, f: WorkloadFigures): void {

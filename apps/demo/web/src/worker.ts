@@ -178,7 +178,8 @@ async function boot(config: BootConfig, kernelUrl: string): Promise<void> {
     return;
   }
   if (run !== runCounter) return; // a newer boot request arrived while fetching
-  const cmdline = config.mode === 'native' ? 'pv=off' : '';
+  // `echo`: after its workloads the kernel stays up and echoes COM1 input, halting between bytes.
+  const cmdline = config.mode === 'native' ? 'pv=off echo' : 'echo';
   let m: Machine | undefined;
   try {
     const vm = new Vm({
@@ -227,10 +228,12 @@ function turn(): void {
   let budget = allowance(start);
   let result: RunResult | undefined;
   let now = start;
+  let executed = 0;
   try {
     while (budget >= 1 && now - start < TURN_MS) {
       const n = Math.min(SLICE, budget);
       result = m.vm.run(n);
+      executed += result.instructions;
       budget -= result.instructions;
       if (speed > 0) credit -= result.instructions;
       now = performance.now();
@@ -247,10 +250,12 @@ function turn(): void {
   const reason = result?.reason ?? 'budget';
   if (reason === 'budget') {
     if (now - lastStats >= STATS_MS) postStats();
-    schedule(budget >= 1 ? 0 : 10);
-  } else if (reason === 'halted') {
-    // Every vCPU halted with no timer armed: wait for COM1 input (a typed key raises IRQ 4).
-    m.state = 'halted';
+    // No instruction in a whole turn: idling on a timer whose interrupt nobody takes (vm.run()
+    // counts the skipped virtual time against the budget); do not spin the worker on it.
+    schedule(budget >= 1 && executed > 0 ? 0 : 10);
+  } else if (reason === 'halted' && result?.waiting) {
+    // Halted with interrupts on and no timer pending: only COM1 input wakes it (IRQ 4).
+    m.state = 'waiting';
     postStats();
   } else if (reason === 'reset') {
     stop(m, 'reset', result);
@@ -268,7 +273,7 @@ function input(bytes: Uint8Array): void {
   const m = machine;
   if (!m || m.state === 'stopped') return;
   m.inputBytes += m.vm.input(bytes);
-  if (m.state === 'halted') {
+  if (m.state === 'waiting') {
     m.state = 'running';
     schedule();
   }
