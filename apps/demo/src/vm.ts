@@ -39,6 +39,7 @@ import {
   I8042,
   IOAPIC_DEFAULT_BASE,
   IOAPIC_MMIO_SIZE,
+  IOAPIC_NUM_PINS,
   IoApic,
   PciHost,
   Pic8259Pair,
@@ -251,9 +252,12 @@ export class Vm {
     });
     this.hpet = new Hpet({
       clock: this.clock,
-      // Legacy replacement: timer 0 is ISA IRQ 0, timer 1 ISA IRQ 8; else `line` is an IO-APIC pin.
-      irq: (line, level) =>
-        this.hpet.legacyReplacement ? isaIrq(line, level) : this.ioapic.setIrq(line, level),
+      // Legacy replacement: timer 0 is ISA IRQ 0, timer 1 ISA IRQ 8; else `line` is an IO-APIC pin
+      // (Tn_INT_ROUTE_CNF is 5 bits: a route past the IO-APIC's pins goes nowhere).
+      irq: (line, level) => {
+        if (this.hpet.legacyReplacement) isaIrq(line, level);
+        else if (line < IOAPIC_NUM_PINS) this.ioapic.setIrq(line, level);
+      },
       onLegacyReplacement: (on) => {
         legacyReplacement = on;
       },
