@@ -5,6 +5,7 @@
  */
 import { romRegions } from '@pv/guest';
 import { ACCESS_READ, ACCESS_WRITE } from '@pv/x86-core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Vm } from '../src/vm';
 
@@ -193,5 +194,41 @@ describe('guest programming of the HPET never throws on the host', () => {
     w(0x108, 200_000);
     vm.clock.advance(2_000_000);
     expect(() => vm.hpet.update()).not.toThrow();
+  });
+});
+
+describe('guest traffic to the firmware and timer devices', () => {
+  it('random port and MMIO accesses with time passing never throw on the host (property)', () => {
+    const vm = new Vm({ memoryMiB: 16, smp: 2, epochMs: 0 });
+    const port = fc.oneof(fc.integer({ min: 0x600, max: 0x60b }), fc.integer({ min: 0x510, max: 0x51b }));
+    const mmio = fc.oneof(
+      fc.integer({ min: 0xfed00000, max: 0xfed00ffc }),
+      fc.integer({ min: 0xfec00000, max: 0xfec0001c }),
+    );
+    const size = fc.constantFrom(1 as const, 2 as const, 4 as const);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('out' as const), port, size, value: fc.nat({ max: 0xffffffff }) }),
+      fc.record({ kind: fc.constant('in' as const), port, size }),
+      fc.record({ kind: fc.constant('write' as const), addr: mmio, value: fc.nat({ max: 0xffffffff }) }),
+      fc.record({ kind: fc.constant('read' as const), addr: mmio }),
+      fc.record({ kind: fc.constant('time' as const), cycles: fc.integer({ min: 1, max: 50_000_000 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        for (const o of ops) {
+          if (o.kind === 'out') vm.ports.out(o.port, o.size, o.value);
+          else if (o.kind === 'in') vm.ports.in(o.port, o.size);
+          else if (o.kind === 'write') vm.mmu.write32(o.addr & ~3, o.value, ACCESS_WRITE);
+          else if (o.kind === 'read') vm.mmu.read32(o.addr & ~3, ACCESS_READ);
+          else {
+            vm.clock.advance(o.cycles);
+            vm.hpet.update();
+            vm.acpiPm.update();
+            expect(vm.hpet.nextDeadline()).toBeGreaterThan(vm.clock.now() - 1);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
