@@ -1,6 +1,7 @@
 /**
- * The VM worker: boots the mini PV kernel (fetched from the URL the page gives) on vm.ts's `Vm` and runs it in slices, yielding to
- * the worker's message loop between turns so that typed keys and reboots are handled at once.
+ * The VM worker: boots the mini PV kernel (fetched from the URL the page gives) on vm.ts's `Vm`
+ * and runs it in slices, yielding to the worker's message loop between turns so that typed keys
+ * and reboots are handled at once.
  *
  * A turn runs slices of SLICE instructions until TURN_MS of wall time have passed (or the optional
  * instruction-rate limit is used up), posts the console bytes it collected, and schedules the next
