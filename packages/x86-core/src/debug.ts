@@ -181,7 +181,8 @@ export function debugStep(cpu: Cpu): void {
   }
   const tf = (cpu.flags & FLAG_TF) !== 0;
   const before = cpu.icount;
-  cpu.dbgHits = 0;
+  // dbgHits may already hold matches from the event delivered at this boundary (an external
+  // interrupt's or the last #DB's stack pushes): they are reported with this instruction's traps.
   // Repeated string instructions stop after each iteration so that a single-step or data/I/O
   // breakpoint trap is taken between iterations (SDM §17.3.1.2, "REP").
   const chunk = cpu.repChunk;
@@ -215,12 +216,14 @@ export function debugStep(cpu: Cpu): void {
 
 /**
  * Called by the run loop before delivering a fault: the EFLAGS image of every fault-class
- * exception has RF = 1 except an instruction-breakpoint #DB (SDM §17.3.1.1); traps held over a
- * MOV SS shadow are dropped with the instruction that faulted.
+ * exception has RF = 1 except an instruction-breakpoint #DB (SDM §17.3.1.1); breakpoint matches of
+ * the faulting instruction and traps held over a MOV SS shadow are dropped with it.
  */
 export function beforeFault(cpu: Cpu): void {
   if (cpu.dbgBreakpointFault) cpu.dbgBreakpointFault = false;
   else cpu.flags |= FLAG_RF;
+  // The faulting instruction did not complete: its data/I/O matches are not reported.
+  cpu.dbgHits = 0;
   if (cpu.dbgCarry !== 0) {
     cpu.dbgCarry = 0;
     cpu.dbgArm &= ~ARM_CARRY;

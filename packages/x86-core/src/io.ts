@@ -13,16 +13,16 @@ import { STOP_HLT } from './signals';
 
 /**
  * I/O permission (SDM Vol. 1 §19.5): in protected mode with CPL > IOPL, or in virtual-8086 mode, the
- * TSS I/O permission bit map decides (io-permission.ts). An enabled I/O breakpoint (CR4.DE) on the
- * port is recorded as a pending #DB trap (debug.ts).
+ * TSS I/O permission bit map decides (io-permission.ts).
  */
 export function checkIo(cpu: Cpu, port: number, size: number): void {
   if (!ioPrivileged(cpu)) checkIoBitmap(cpu, port, size);
-  if (cpu.dbgIo !== 0) ioBreakpoints(cpu, port, size);
 }
 
 /** IN: reads `size` bytes from `port`; nothing attached reads all-ones. */
 export function ioIn(cpu: Cpu, port: number, size: 1 | 2 | 4): number {
+  // An enabled I/O breakpoint (CR4.DE) on the port: a #DB trap after the instruction (debug.ts).
+  if (cpu.dbgIo !== 0) ioBreakpoints(cpu, port, size);
   cpu.countExit(EXIT_IO);
   const io = cpu.io;
   const mask = size === 1 ? 0xff : size === 2 ? 0xffff : -1;
@@ -32,6 +32,7 @@ export function ioIn(cpu: Cpu, port: number, size: 1 | 2 | 4): number {
 
 /** OUT: writes `value` (truncated to `size`) to `port`. */
 export function ioOut(cpu: Cpu, port: number, size: 1 | 2 | 4, value: number): void {
+  if (cpu.dbgIo !== 0) ioBreakpoints(cpu, port, size);
   cpu.countExit(EXIT_IO);
   const io = cpu.io;
   if (io === null) return;

@@ -267,6 +267,17 @@ describe('I/O breakpoints (R/W = 10) need CR4.DE', () => {
     });
   }
 
+  it('REP OUTSB with ECX = 0 does no I/O and so matches nothing', () => {
+    const m = machine(
+      [...de, ...arm(2, 0x80, dr7(2, 2, 0, true)), movImm(EDX, 0x80), movImm(ECX, 0), [0xf3, 0x6e], HLT],
+      {
+        io,
+      },
+    );
+    expect(m.cpu.run(1000).reason).toBe('hlt');
+    expect(m.hits()).toBe(0);
+  });
+
   it('with CR4.DE = 0 the same breakpoint never fires', () => {
     const m = machine([...arm(2, 0x80, dr7(2, 2, 0, true)), outImm(0x80), HLT], { io });
     expect(m.cpu.run(1000).reason).toBe('hlt');
@@ -293,7 +304,7 @@ describe('single-step (EFLAGS.TF)', () => {
 
   it('INT n with TF: the #DB is taken at the handler entry (TF clear there), then stepping resumes after its IRET', () => {
     const m = machine([...setTf, 'x', INT(0x40), 'y', ...clearTf, HLT]);
-    setHandler(m, 0x40, IRETD);
+    setHandler(m, 0x40, [...PUSH(EAX), ...POP(EAX), ...IRETD]);
     expect(m.cpu.run(1000).reason).toBe('hlt');
     const l = m.labels;
     expect(m.eips()).toEqual([HANDLERS + 0x40 * 16, l.e, l.f, l.g]);
@@ -400,6 +411,45 @@ describe('DR7.GD, INT1/ICEBP, DR4/DR5', () => {
     expect(m.cpu.regs[EBX]! >>> 0).toBe(0xffff0fff);
     expect(m.cpu.regs[EBP]).toBe(0x400);
     expect(m.cpu.regs[EDX]).toBe(m.labels.ud);
+  });
+});
+
+describe('data breakpoints hit by event delivery', () => {
+  it('the stack pushes of an external interrupt are reported once, with the traps of the next instruction', () => {
+    let pending = true;
+    const interrupts = {
+      pending: () => pending,
+      acknowledge: () => {
+        pending = false;
+        return 0x40;
+      },
+    };
+    // Watch the dword the interrupt frame's EFLAGS goes to (STACK_TOP − 4; the frame is EFLAGS, CS, EIP).
+    const { bytes } = assemble(CODE, [
+      ...arm(3, 0x9000 - 4, dr7(3, 1, 3)),
+      [0xfb],
+      'sti',
+      NOP,
+      'n',
+      NOP,
+      HLT,
+    ]);
+    const m = protectedMachine(bytes, { interrupts });
+    setGate(m.mem, 1, DB_HANDLER);
+    setHandler(m, 0x40, [...PUSH(EAX), ...POP(EAX), ...IRETD]);
+    // #DB handler: log the pushed EIP and DR6 in EBP/ESI, count in EDI, IRETD.
+    m.mem.load(
+      DB_HANDLER,
+      Uint8Array.from([...INC(EDI), ...loadEsp(EBP, 0), ...movFromDr(ESI, 6), ...IRETD]),
+    );
+    m.cpu.regs[EDI] = 0;
+    expect(m.cpu.run(1000).reason).toBe('hlt');
+    expect(m.cpu.regs[EDI]).toBe(1);
+    expect(m.cpu.regs[ESI]! & 0xf).toBe(8);
+    // STI's shadow covers the NOP at 'sti'; the interrupt comes before the NOP at 'n'; the #DB
+    // follows the handler's first instruction (PUSH EAX, which moves ESP so the #DB's own frame
+    // does not land on the watched dword again).
+    expect(m.cpu.regs[EBP]).toBe(HANDLERS + 0x40 * 16 + 1);
   });
 });
 
