@@ -29,6 +29,7 @@ import {
   T_CODE_XO,
   T_DATA_RO,
   T_DATA_RW,
+  T_DATA_RW_DOWN,
   T_INT32,
   T_LDT,
   T_TSS32,
@@ -60,6 +61,8 @@ interface Case {
   /** Instructions before the faulting one. */
   pre?: Chunk[];
   fault: number[];
+  /** The ring-3 SS:ESP the frame holds, when the code changed them ([ESP, SS]). */
+  frame?: [number, number];
 }
 
 const data = (type: number, o: Parameters<typeof segDesc>[3] = {}) =>
@@ -127,6 +130,33 @@ const cases: Case[] = [
     setup: (m) => m.setGdt(FREE, data(T_DATA_RW, { present: false, dpl: 3 })),
     pre: [movAx(own(0, 3))],
     fault: movSregAx(SREG_ES),
+  },
+  {
+    name: 'expand-down data: an offset at or below the limit',
+    vector: GP,
+    error: 0,
+    setup: (m) => m.setGdt(FREE, segDesc(0, 0xfff, T_DATA_RW_DOWN)),
+    pre: [movAx(own()), movSregAx(SREG_DS)],
+    fault: [0x8b, 0x05, 0x00, 0x08, 0, 0],
+  },
+  {
+    name: 'expand-down data with B = 0: an offset above 0xFFFF',
+    vector: GP,
+    error: 0,
+    setup: (m) => m.setGdt(FREE, segDesc(0, 0xfff, T_DATA_RW_DOWN, { big: false })),
+    pre: [movAx(own()), movSregAx(SREG_DS), [0x8b, 0x05, 0xfc, 0xff, 0, 0]],
+    fault: [0x8b, 0x05, 0xfe, 0xff, 0, 0],
+  },
+  {
+    // In ring 3, so that the #SS is delivered on the ring-0 stack.
+    name: 'expand-down stack: a push to the limit',
+    vector: SS,
+    error: 0,
+    ring3: true,
+    frame: [0x1003, own(0, 3)],
+    setup: (m) => m.setGdt(FREE, segDesc(0, 0xfff, T_DATA_RW_DOWN, { dpl: 3 })),
+    pre: [movAx(own(0, 3)), movSregAx(SREG_SS), [0xbc, 0x03, 0x10, 0, 0]],
+    fault: [0x50],
   },
   {
     name: 'access through a null DS',
@@ -580,7 +610,8 @@ describe('descriptor-check failures raise the exact exception and error code', (
     // The faulting instruction changed nothing: CS and CPL are the caller's, the frame is on the
     // stack the SDM says (ring 0's from the TSS for a ring-3 fault).
     expect(m.stack(2)).toBe(c.ring3 ? UCODE : KCODE);
-    if (c.ring3) {
+    if (c.frame) expect([m.stack(4), m.stack(5)]).toEqual(c.frame);
+    else if (c.ring3) {
       expect(m.stack(5)).toBe(UDATA);
       expect(m.stack(4)).toBe(
         STACK3 - 4 * (c.pre?.filter((p) => Array.isArray(p) && p[0] === 0x68).length ?? 0),

@@ -9,12 +9,14 @@ import {
   gateDesc,
   HANDLERS,
   INT,
+  jmpFar,
   KCODE,
   KDATA,
   SysMachine,
   segDesc,
   T_CALL32,
   T_CODE_CONF_RX,
+  T_CODE_RX,
   T_CODE_XO,
   T_DATA_RO,
   T_DATA_RW,
@@ -171,5 +173,25 @@ describe('LDTR, TR and the machine status word', () => {
     expect(m.cpu.getSegment(7).selector).toBe(own());
     expect(m.cpu.eip).toBe(HANDLERS + 13 * 16 + 1);
     expect([m.stack(0), m.stack(1)]).toEqual([own(), m.labels.again]);
+  });
+});
+
+describe('accessed bits', () => {
+  it('loading DS, SS and CS sets the accessed bit of each descriptor, once', () => {
+    const m = new SysMachine();
+    m.setGdt(FREE, segDesc(0, 0xfffff, T_DATA_RW, { granular: true }));
+    m.setGdt(FREE + 1, segDesc(0, 0xfffff, T_DATA_RW, { granular: true }));
+    m.setGdt(FREE + 2, segDesc(0, 0xfffff, T_CODE_RX, { granular: true }));
+    m.code(() => [
+      [0x66, 0xb8, own(), 0, 0x8e, 0xd8], // mov ds
+      [0x66, 0xb8, own(1), 0, 0x8e, 0xd0], // mov ss
+      (l) => jmpFar(own(2), l.next!),
+      'next',
+      [0xf4],
+    ]);
+    for (const k of [0, 1, 2]) expect(m.gdtHigh(FREE + k) & 0x100).toBe(0);
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    for (const k of [0, 1, 2]) expect(m.gdtHigh(FREE + k) & 0x100).toBe(0x100);
+    expect(m.cpu.getSegment(1).selector).toBe(own(2));
   });
 });
