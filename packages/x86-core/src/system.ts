@@ -23,6 +23,7 @@ import {
   CR4_PSE,
   CR4_TSD,
   EXC_GP,
+  EXC_NP,
   EXC_UD,
   FLAG_ZF,
   MSR_APIC_BASE,
@@ -258,7 +259,8 @@ export function movToDr(cpu: Cpu): void {
   generalDetect(cpu);
   const n = drIndex(cpu);
   const v = cpu.regs[cpu.rm]!;
-  if (n === 6) cpu.dr[6] = (v & 0xe00f) | (0xffff0ff0 | 0);
+  // DR7 bits 11, 12, 14 and 15 are reserved (read as 0) and bit 10 reads as 1 (SDM §17.2.4).
+  else if (n === 7) cpu.dr[7] = (v & 0xffff23ff) | 0x400;
   else if (n === 7) cpu.dr[7] = (v & 0xffff2bff) | 0x400;
   else cpu.dr[n] = v;
   // Breakpoint enables or addresses changed (debug.ts).
@@ -287,7 +289,7 @@ export function group6(cpu: Cpu): void {
       readDescriptor(cpu, sel);
       const attr = descAttr();
       if ((attr & 0x1f) !== 0x02) cpu.raise(EXC_GP, sel & 0xfffc);
-      if ((attr & ATTR_P) === 0) cpu.raise(11, sel & 0xfffc);
+      if ((attr & ATTR_P) === 0) cpu.raise(EXC_NP, sel & 0xfffc);
       cpu.setSegmentCache(SREG_LDTR, sel, descBase(), descLimit(), attr);
       return;
     }
@@ -299,7 +301,7 @@ export function group6(cpu: Cpu): void {
       const attr = descAttr();
       const type = attr & 0x1f;
       if (type !== 0x01 && type !== 0x09) cpu.raise(EXC_GP, sel & 0xfffc);
-      if ((attr & ATTR_P) === 0) cpu.raise(11, sel & 0xfffc);
+      if ((attr & ATTR_P) === 0) cpu.raise(EXC_NP, sel & 0xfffc);
       // Mark the TSS busy (type 3 / 11).
       desc[1] = desc[1]! | 0x200;
       sysWrite32(cpu, lin + 4, desc[1]!);
