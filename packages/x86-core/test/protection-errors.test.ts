@@ -392,6 +392,18 @@ const cases: Case[] = [
     fault: callFar(own(0, 3), 0),
   },
   {
+    // Found after SS1:ESP1 were loaded: the CALL is rolled back, the #GP comes from ring 3.
+    name: 'inner call whose gate offset is beyond the ring-1 code limit',
+    vector: GP,
+    error: 0,
+    ring3: true,
+    setup: (m) => {
+      ring1(m, own(1, 1));
+      m.setGdt(FREE + 2, segDesc(0, 0xfff, T_CODE_RX, { dpl: 1 }));
+    },
+    fault: callFar(own(0, 3), 0),
+  },
+  {
     name: 'inner call with the TSS too short for SS1:ESP1',
     vector: TS,
     error: TSSA,
