@@ -54,7 +54,7 @@ import {
   writeFirmwareTables,
 } from '@pv/devices';
 import { loadMultiboot, type MultibootModule } from '@pv/guest';
-import { Mmu } from '@pv/mmu';
+import { type MmioHandler, Mmu } from '@pv/mmu';
 import {
   advertisedFeatures,
   bindHypercalls,
@@ -304,14 +304,29 @@ export class Vm {
     this.ports.register(0x190, 1, this.post, 'post-190');
     this.ports.register(0xe9, 1, new DebugConsole({ output: (b) => console(Uint8Array.of(b)) }), 'debugcon');
     this.ports.register(0xf4, 4, new DebugExit({ events }), 'debug-exit');
-    this.mmu.mapMmio(IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE, this.ioapic.mmio);
-    // The HPET's 1 KiB block in a whole page (the MMU maps pages); the rest reads 0, as unassigned.
-    this.mmu.mapMmio(HPET_BASE, 0x1000, {
-      read: (offset, size) => (offset < HPET_SIZE ? this.hpet.read(offset, size) : 0),
+    // Device MMIO traps: one 'mmio' exit (and its cost) on the vCPU that made the access.
+    const trapped = (h: MmioHandler): MmioHandler => ({
+      read: (offset, size) => {
+        this.vcpus[this.current]!.cpu.countExit(EXIT_MMIO);
+        return h.read(offset, size);
+      },
       write: (offset, size, value) => {
-        if (offset < HPET_SIZE) this.hpet.write(offset, size, value);
+        this.vcpus[this.current]!.cpu.countExit(EXIT_MMIO);
+        h.write(offset, size, value);
       },
     });
+    this.mmu.mapMmio(IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE, trapped(this.ioapic.mmio));
+    // The HPET's 1 KiB block in a whole page (the MMU maps pages); the rest reads 0, as unassigned.
+    this.mmu.mapMmio(
+      HPET_BASE,
+      0x1000,
+      trapped({
+        read: (offset, size) => (offset < HPET_SIZE ? this.hpet.read(offset, size) : 0),
+        write: (offset, size, value) => {
+          if (offset < HPET_SIZE) this.hpet.write(offset, size, value);
+        },
+      }),
+    );
 
     // ---- vCPUs: CPU + local APIC, the trap path and the hypercall path into one vtable ----
     const pvMachine: PvMachine = {
@@ -489,12 +504,10 @@ export class Vm {
     return this.result(this.stopReason, executed);
   }
 
-  /** Exits by kind summed over vCPUs (plus MMIO and page-table writes seen by the MMU). */
+  /** Exits by kind summed over vCPUs (each trap above is counted on the vCPU that took it). */
   exits(): Record<ExitKindName, number> {
     const counts = new Float64Array(EXIT_KINDS);
     for (const v of this.vcpus) for (let k = 0; k < EXIT_KINDS; k++) counts[k]! += v.cpu.exitCounts[k]!;
-    // The MMU counts every MMIO handler call; xAPIC accesses are already counted as 'apic'.
-    counts[EXIT_MMIO] = this.mmu.exits.mmio - counts[EXIT_APIC]!;
     return Object.fromEntries(EXIT_NAMES.map((n, k) => [n, counts[k]!])) as Record<ExitKindName, number>;
   }
 

@@ -72,6 +72,19 @@ describe('the mini PV kernel on the reference machine (shadow exit model)', () =
     }
   });
 
+  it('finds the ACPI tables and measures the 1 GHz TSC against the ACPI PM timer and the HPET they name', () => {
+    for (const r of [bare, native, pv]) {
+      expect(r.console).toMatch(/\nacpi: RSDP 0x000f0000 OEM PVVM {2}, RSDT 0x[0-9a-f]{8}: FACP APIC HPET\n/);
+      const pm = /tsc: (\d+) kHz against the ACPI PM timer \(port 0x00000608\)/.exec(r.console);
+      const hpet = /tsc: (\d+) kHz against the HPET \(0xfed00000\)/.exec(r.console);
+      expect(Math.abs(n(pm?.[1]) - 1_000_000)).toBeLessThan(1000); // within 0.1 %
+      expect(Math.abs(n(hpet?.[1]) - 1_000_000)).toBeLessThan(1000);
+    }
+    // the HPET's counter reads are MMIO exits (about one per 1500 cycles of the 1 ms measured)
+    expect(pv.exits.mmio).toBeGreaterThan(500);
+    expect(pv.exits.mmio).toBeLessThan(1000);
+  });
+
   it('reads one CPU from the MP table the machine wrote', () => {
     for (const r of [bare, native, pv]) {
       expect(r.console).toContain('smp: 1 CPU in the MP table\n');

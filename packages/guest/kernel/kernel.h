@@ -36,6 +36,12 @@ static inline u8 inb(u16 port)
 	__asm__ __volatile__("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
 }
+static inline u32 inl(u16 port)
+{
+	u32 v;
+	__asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
 static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 {
 	__asm__ __volatile__("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
@@ -146,6 +152,7 @@ u32 crc32_update(u32 crc, const void *buf, u32 len);
 
 /* paging.c */
 #define APIC_PHYS_BASE 0xfee00000u
+#define HPET_PHYS_BASE 0xfed00000u /* where paging.c maps the HPET page (the ACPI HPET table must agree) */
 #define CHURN_WINDOW 0x40000000u /* linear window the page-table churn maps and unmaps */
 #define CHURN_WINDOW_PAGES 1024u /* one page table's worth */
 #define CHURN_POOL_PAGES 256u    /* physical frames the window pages are backed by */
@@ -154,6 +161,9 @@ u32 *kernel_page_dir(void);
 u32 *churn_pte(u32 page);  /* the window PTE of page `page` (0..CHURN_WINDOW_PAGES-1) */
 u8 *churn_frame(u32 i);    /* pool frame i, through its identity mapping */
 u32 churn_frame_phys(u32 i);
+
+/* firmware.c: the ACPI tables, and the TSC measured against the PM timer and the HPET */
+void firmware_probe(void);
 
 /* smp.c */
 struct smp_info {

@@ -71,6 +71,7 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	kputs("pv-kernel: paging on, APIC enabled, mode ");
 	kputs(pv ? "pv\n" : "native\n");
 	smp_boot();
+	firmware_probe();
 	console_flush();
 
 	int failed = run_workloads(pv ? "pv" : "native");

@@ -4,6 +4,7 @@
  *   0x00001000-0x003FFFFF  identity: the kernel, its stack, its page tables and the churn pool
  *                          (page 0 stays unmapped to catch null pointers)
  *   0x40000000-0x403FFFFF  the churn window: PTEs written by the page-table workload
+ *   0xFED00000             the HPET page, identity, uncached
  *   0xFEE00000             the local APIC page, identity, uncached (PCD | PWT, SDM 11.4.1)
  *
  * The tables are built with plain stores before CR3 is loaded (nothing can trap on them yet);
@@ -40,6 +41,7 @@ void paging_init(void)
 	if ((u32)__kernel_end > IDENTITY_LIMIT) panic("kernel does not fit the identity map", (u32)__kernel_end);
 	for (u32 i = 1; i < 1024; i++) identity_pt[i] = (i * PAGE_SIZE) | PTE_P | PTE_RW;
 	apic_pt[PTE_INDEX(APIC_PHYS_BASE)] = APIC_PHYS_BASE | PTE_P | PTE_RW | PTE_PWT | PTE_PCD;
+	apic_pt[PTE_INDEX(HPET_PHYS_BASE)] = HPET_PHYS_BASE | PTE_P | PTE_RW | PTE_PWT | PTE_PCD; /* same 4 MiB */
 	page_dir[0] = (u32)identity_pt | PTE_P | PTE_RW;
 	page_dir[PDE_INDEX(CHURN_WINDOW)] = (u32)window_pt | PTE_P | PTE_RW;
 	page_dir[PDE_INDEX(APIC_PHYS_BASE)] = (u32)apic_pt | PTE_P | PTE_RW;

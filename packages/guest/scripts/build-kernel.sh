@@ -16,7 +16,7 @@ CFLAGS="-m32 -march=i686 -O2 -std=gnu11 -ffreestanding -fno-pic -fno-pie -fno-st
   -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-common -fno-ident -mno-sse -mno-mmx
   -mno-80387 -Wall -Wextra -Werror -Wno-unused-parameter
   -nostdinc -isystem $($CC -m32 -print-file-name=include) -I ../../hypercall/include"
-SOURCES="boot.S main.c arch.c console.c paging.c smp.c pv_native.c pv_hyper.c workloads.c echo.c"
+SOURCES="boot.S main.c arch.c console.c paging.c firmware.c smp.c pv_native.c pv_hyper.c workloads.c echo.c"
 
 cd "$PKG/kernel"
 OBJS=
