@@ -209,8 +209,11 @@ describe('browser demo (Vite page, VM in a Web Worker, xterm.js)', () => {
         .locator('#workloads tr[data-workload]')
         .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
       expect(rows.map((r) => r[0])).toEqual(['ptchurn', 'timer', 'ipi', 'console']);
-      for (const [, native, pv] of rows) {
+      for (const [, native, pv, ratio, cycles] of rows) {
         expect(Number(pv!.replace(/,/g, ''))).toBeLessThan(Number(native!.replace(/,/g, '')));
+        expect(Number(ratio)).toBeLessThan(1);
+        expect(Number(cycles)).toBeGreaterThan(0);
+        expect(Number(cycles)).toBeLessThan(1); // fewer exits: fewer virtual cycles too
       }
 
       // And back: the toggle is a real switch, not a one-shot.

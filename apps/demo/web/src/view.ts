@@ -35,8 +35,8 @@ export class FiguresView {
   private readonly workloadRows = byId<HTMLTableElement>('workloads').tBodies[0]!;
   private readonly workloadsModel = byId('workloads-model');
   private readonly exitCells = new Map<string, HTMLTableCellElement>();
-  /** Total exits per workload of the latest boot of each configuration (exit model, vCPUs, mode). */
-  private readonly workloads = new Map<string, Map<string, number>>();
+  /** Per workload of the latest boot of each configuration (exit model, vCPUs, mode). */
+  private readonly workloads = new Map<string, Map<string, { exits: number; cycles: number }>>();
   private shown: BootConfig = { mode: 'pv', exitModel: 'shadow', smp: 1 };
 
   booting(config: BootConfig): void {
@@ -83,17 +83,17 @@ export class FiguresView {
 
   workload(config: BootConfig, f: WorkloadFigures): void {
     const k = key(config, config.mode);
-    const runs = this.workloads.get(k) ?? new Map<string, number>();
+    const runs = this.workloads.get(k) ?? new Map<string, { exits: number; cycles: number }>();
     this.workloads.set(k, runs);
-    runs.set(f.workload, sum(f.exits));
+    runs.set(f.workload, { exits: sum(f.exits), cycles: f.virtualCycles });
     this.renderWorkloads();
   }
 
   private renderWorkloads(): void {
     const { exitModel, smp } = this.shown;
     this.workloadsModel.textContent = `${exitModel}, ${smp} vCPU${smp > 1 ? 's' : ''}`;
-    const native = this.workloads.get(key(this.shown, 'native')) ?? new Map<string, number>();
-    const pv = this.workloads.get(key(this.shown, 'pv')) ?? new Map<string, number>();
+    const native = this.workloads.get(key(this.shown, 'native')) ?? new Map();
+    const pv = this.workloads.get(key(this.shown, 'pv')) ?? new Map();
     const names = [...new Set([...native.keys(), ...pv.keys()])];
     this.workloadRows.replaceChildren();
     for (const name of names) {
@@ -101,17 +101,19 @@ export class FiguresView {
       row.dataset.workload = name;
       const n = native.get(name);
       const p = pv.get(name);
-      const cells = [
-        name,
-        n === undefined ? '–' : number.format(n),
-        p === undefined ? '–' : number.format(p),
-        n && p !== undefined ? (p / n).toFixed(3) : '–',
+      const both = n !== undefined && p !== undefined;
+      const cells: [string, string][] = [
+        ['workload', name],
+        ['native', n === undefined ? '–' : number.format(n.exits)],
+        ['pv', p === undefined ? '–' : number.format(p.exits)],
+        ['ratio', both && n.exits > 0 ? (p.exits / n.exits).toFixed(3) : '–'],
+        ['cycles-ratio', both && n.cycles > 0 ? (p.cycles / n.cycles).toFixed(3) : '–'],
       ];
-      cells.forEach((text, i) => {
+      for (const [column, text] of cells) {
         const cell = row.insertCell();
         cell.textContent = text;
-        if (i > 0) cell.dataset.column = ['native', 'pv', 'ratio'][i - 1]!;
-      });
+        cell.dataset.column = column;
+      }
     }
   }
 }
