@@ -259,8 +259,10 @@ export function movToDr(cpu: Cpu): void {
   generalDetect(cpu);
   const n = drIndex(cpu);
   const v = cpu.regs[cpu.rm]!;
+  // DR6 bits 4–11 and 16–31 read as 1, bit 12 as 0; DR7 bits 11, 12, 14 and 15 are reserved (read
+  // as 0) and bit 10 reads as 1 (SDM §17.2.3, §17.2.4).
   if (n === 6) cpu.dr[6] = (v & 0xe00f) | (0xffff0ff0 | 0);
-  else if (n === 7) cpu.dr[7] = (v & 0xffff2bff) | 0x400;
+  else if (n === 7) cpu.dr[7] = (v & 0xffff23ff) | 0x400;
   else cpu.dr[n] = v;
   // Breakpoint enables or addresses changed (debug.ts).
   refreshDebug(cpu);

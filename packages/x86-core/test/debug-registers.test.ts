@@ -394,6 +394,21 @@ describe('DR7.GD, INT1/ICEBP, DR4/DR5', () => {
     expect(m.flags(1) & RF).toBe(0);
   });
 
+  it('DR6 and DR7 keep their fixed bits: DR6 reads 0xFFFF0FF0 after writing 0, DR7 drops bits 11, 12, 14, 15', () => {
+    const m = machine([
+      movImm(EAX, 0),
+      movToDr(6, EAX),
+      movFromDr(EBX, 6),
+      movImm(EAX, 0xd800),
+      movToDr(7, EAX),
+      movFromDr(EBP, 7),
+      HLT,
+    ]);
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(m.cpu.regs[EBX]! >>> 0).toBe(DR6_RESET);
+    expect(m.cpu.regs[EBP]).toBe(0x400);
+  });
+
   it('DR4/DR5 alias DR6/DR7 with CR4.DE = 0 and raise #UD with CR4.DE = 1', () => {
     const m = machine([
       movImm(EAX, 0xf),

@@ -21,7 +21,7 @@ import {
   PUSH,
 } from './debug-asm';
 import { le32, read32, setGate } from './helpers';
-import { enterV86, loadTr, RING0_STACK, sysMachine, V86 } from './v86-setup';
+import { enterV86, loadTr, pushImm, RING0_STACK, sysMachine, V86 } from './v86-setup';
 
 const MONITOR = 0x5000;
 const INT_HANDLER = 0x5800;
@@ -276,6 +276,49 @@ describe('interrupts from v86 to ring 0 and back', () => {
     const esp = m.cpu.regs[4]! >>> 0;
     expect([m.r32(esp), m.r32(esp + 4), m.r32(esp + 8) & VM]).toEqual([m.g.ud, V86.cs, VM]);
     expect(esp).toBe(RING0_STACK - 36);
+  });
+});
+
+describe('v86 segmentation and privilege', () => {
+  it('MOV Sreg loads base = selector × 16', () => {
+    // mov ax, 0x4100; mov ds, ax; mov ax, 0x5678; mov [0x20], ax; hlt
+    const m = v86Machine(
+      [[0xb8, 0x00, 0x41], [0x8e, 0xd8], [0xb8, 0x78, 0x56], [0xa3, 0x20, 0x00], [0xf4]],
+      0,
+    );
+    expect(m.cpu.run(10_000).reason).toBe('hlt');
+    expect(m.word(0x41020)).toBe(0x5678);
+    expect(m.r32((m.cpu.regs[4]! >>> 0) + 36)).toBe(0x4100); // DS in the VM86 frame of the final #GP
+  });
+
+  it('MOV from a debug register is #GP(0) in v86 even with DR7.GD set (the privilege check comes first)', () => {
+    const m = sysMachine([loadTr, movImm(EAX, 0x2400), [0x0f, 0x23, 0xf8], ...enterV86(0)]);
+    m.mem.load(V86_BASE, Uint8Array.from([0x0f, 0x21, 0xf8, 0xf4])); // mov eax, dr7; hlt
+    m.mem.load(MONITOR, Uint8Array.from(assemble(MONITOR, monitor).bytes));
+    setGate(m.mem, 13, MONITOR);
+    m.cpu.regs[EBP] = 0;
+    expect(m.cpu.run(10_000).reason).toBe('hlt');
+    expect(read32(m.mem, LOG_OP + 4)).toBe(0x0f);
+    expect(read32(m.mem, LOG_EIP + 4)).toBe(0);
+    expect(m.cpu.dr[7]! & 0x2000).toBe(0x2000); // no #DB was taken
+  });
+
+  it('IRETD to v86 with EIP above 0xFFFF is #GP(0) at the IRETD, nothing changed', () => {
+    const m = sysMachine([
+      loadTr,
+      ...enterV86(0).slice(0, -3),
+      pushImm(V86.cs),
+      pushImm(0x10000),
+      'iret',
+      [0xcf],
+    ]);
+    m.mem.load(0x5f00, Uint8Array.from([0xf4]));
+    setGate(m.mem, 13, 0x5f00);
+    expect(m.cpu.run(1000).reason).toBe('hlt');
+    const esp = m.cpu.regs[4]! >>> 0;
+    expect([read32(m.mem, esp), read32(m.mem, esp + 4)]).toEqual([0, m.labels.iret]);
+    expect(m.cpu.cpl).toBe(0);
+    expect(m.cpu.eflags & VM).toBe(0);
   });
 });
 
