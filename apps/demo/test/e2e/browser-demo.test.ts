@@ -2,8 +2,10 @@
  * End to end: builds the browser demo with Vite, serves it on a free localhost port and drives it in
  * headless Chromium (Debian's chromium through playwright-core). Asserts that the mini kernel's
  * console output reaches the xterm.js terminal, that the exit counters move while it runs, that
- * typed keys reach COM1, and that the native/PV toggle reboots into the other mode with visibly
- * different exit counts.
+ * the native/PV toggle reboots into the other mode with visibly different exit counts, that typed
+ * keys reach COM1 (the kernel's `echo` mode echoes them), that a reboot in mid-run leaves nothing
+ * behind, that the exit-model and vCPU selects reboot into what they say, and that the page
+ * fetches nothing from elsewhere.
  *
  * Chromium is installed by ../../scripts/install-chromium.sh when missing; only if that is
  * impossible are these tests skipped, with the reason printed.
