@@ -32,22 +32,22 @@ if [ "$(id -u)" != "0" ]; then
   fi
 fi
 
-install() {
+install_chromium() {
   # Another run may have installed it while this one waited for the lock.
   if find_chromium >/dev/null; then return 0; fi
   echo "install-chromium: installing Debian's chromium with apt-get (one time)" >&2
   $SUDO apt-get update >&2 || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >&2
 }
 
 LOCK="${TMPDIR:-/tmp}/pv-install-chromium.lock"
 if command -v flock >/dev/null 2>&1; then
   (
     flock -w 1200 9 || { echo "install-chromium: timed out waiting for $LOCK" >&2; exit 3; }
-    install
+    install_chromium
   ) 9>"$LOCK"
 else
-  install
+  install_chromium
 fi
 
 if find_chromium; then exit 0; fi
