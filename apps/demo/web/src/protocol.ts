@@ -41,6 +41,8 @@ export interface Stats {
   exits: Record<string, number>;
   instructions: number;
   virtualCycles: number;
+  /** Virtual cycles per second (the TSC frequency of vm.ts's clock). */
+  hz: number;
   /** Wall milliseconds spent inside vm.run() since boot. */
   runMs: number;
   /** Bytes handed to COM1's receive FIFO since boot. */

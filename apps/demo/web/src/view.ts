@@ -56,7 +56,8 @@ export class FiguresView {
 
   stats(s: Stats): void {
     this.instructions.textContent = number.format(s.instructions);
-    this.cycles.textContent = `${compact(s.virtualCycles)} (${(s.virtualCycles / 1e6).toFixed(1)} ms at 1 GHz)`;
+    const ms = (s.virtualCycles / s.hz) * 1000;
+    this.cycles.textContent = `${compact(s.virtualCycles)} (${ms.toFixed(1)} ms at ${compact(s.hz)}Hz)`;
     const mips = s.runMs > 0 ? s.instructions / s.runMs / 1000 : 0;
     this.wall.textContent = `${number.format(Math.round(s.runMs))} ms (${mips.toFixed(1)} MIPS)`;
     this.inputBytes.textContent = number.format(s.inputBytes);

@@ -7,7 +7,7 @@
  * instruction-rate limit is used up), posts the console bytes it collected, and schedules the next
  * turn through a MessageChannel (no 4 ms timer clamping). Counters go to the page every STATS_MS.
  */
-import { type RunResult, Vm } from '../../src/vm';
+import { type RunResult, VM_HZ, Vm } from '../../src/vm';
 import type {
   BootConfig,
   MachineState,
@@ -118,6 +118,7 @@ function postStats(): void {
       exits: machine.vm.exits(),
       instructions: machine.vm.instructions,
       virtualCycles: machine.vm.clock.now(),
+      hz: VM_HZ,
       runMs: machine.runMs,
       inputBytes: machine.inputBytes,
     },
