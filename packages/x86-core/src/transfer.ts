@@ -132,9 +132,8 @@ export function checkInnerStack(cpu: Cpu, ss: number, dpl: number, ext: number):
 export function checkStackRoom(cpu: Cpu, bytes: number, err: number): void {
   const sp = cpu.regs[4]!;
   const top = cpu.stack32 ? (sp - bytes) >>> 0 : (sp - bytes) & 0xffff;
+  // A frame that would wrap below offset 0 lands at the top of the offset space and fails the limit.
   if (top > cpu.segWLimit[SREG_SS]! - (bytes - 1) || top < cpu.segLow[SREG_SS]!) cpu.raise(EXC_SS, err);
-  // A 16-bit stack that wraps below 0 is a limit violation too.
-  if (!cpu.stack32 && (sp & 0xffff) < bytes && (sp & 0xffff) !== 0) cpu.raise(EXC_SS, err);
 }
 
 /** Loads SS from the descriptor dwords `lo`/`hi` at `lin` (already checked) with selector `sel`. */
