@@ -91,6 +91,37 @@ describe('the mini PV kernel on 4 vCPUs', () => {
     expect(r.exitCode).toBe(0);
   }, 60_000);
 
+  for (const mode of ['native', 'pv'] as const) {
+    it(`goes on without an AP that never starts (${mode}): reported, and the workloads use the CPUs that did`, () => {
+      const icr2: number[] = [];
+      const r = bootMiniKernel({
+        mode,
+        smp: 3,
+        ops: (ops) => ({
+          ...ops,
+          apic: {
+            ...ops.apic,
+            // A host that drops every STARTUP IPI to APIC ID 2 (ICR2 at 0x310, ICR at 0x300).
+            write: (vcpu, reg, value, high) => {
+              if (reg === 0x31) icr2[vcpu] = value >>> 24;
+              if (reg === 0x30 && (value & 0x700) === 0x600 && icr2[vcpu] === 2) return 0;
+              return ops.apic.write(vcpu, reg, value, high);
+            },
+          },
+        }),
+      });
+      expect(r.console).toContain('smp: cpu1 apic_id=1 online\n');
+      expect(r.console).toContain('smp: cpu2 apic_id=2 did not start\n');
+      expect(r.console).toContain('smp: 2 of 3 CPUs online\n');
+      for (const l of resultLines(r.console)) {
+        expect(l.status, l.workload).toBe('ok');
+        expect(l.cpus).toBe('2');
+      }
+      expect(ipiOf(r).result.ops).toBe('256');
+      expect(r.exitCode).toBe(0);
+    }, 60_000);
+  }
+
   it('detects a host that reports IPIs as sent without delivering them: status=FAIL, exit code 1', () => {
     const r = bootMiniKernel({
       mode: 'pv',

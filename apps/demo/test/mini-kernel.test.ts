@@ -261,7 +261,7 @@ describe('the mini PV kernel: command line and self-checks', () => {
 
   it('stops loudly when a batch entry fails: the index and errno are printed, exit code 3', () => {
     const r = bootMiniKernel({ ops: (ops) => ({ ...ops, apic: { ...ops.apic, write: () => -22 } }) });
-    expect(r.console).toContain('pv: PV_HC_APIC_WRITE_BATCH applied 0 of 3, error 22');
+    expect(r.console).toContain('pv: PV_HC_APIC_WRITE_BATCH applied 0 of 4, error 22');
     expect(r.console).toContain('PANIC hypercall batch failed');
     expect(r.exitCode).toBe(3);
   }, 60_000);

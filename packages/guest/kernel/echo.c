@@ -25,9 +25,6 @@
 #define PIT_MODE 0x43
 #define PIT_CH0 0x40
 
-#define APIC_LVT0 0x350
-#define APIC_DM_EXTINT (7u << 8) /* SDM Vol. 3A 11.5.1: delivery mode 111 */
-
 static u32 echoed;
 
 static void out(u16 port, u8 v)

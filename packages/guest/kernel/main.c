@@ -47,6 +47,10 @@ void apic_enable(void)
 	pv_ops.apic.write(APIC_SPIV, APIC_SPIV_APIC_ENABLED | VECTOR_SPURIOUS);
 	pv_ops.apic.write(APIC_TASKPRI, 0);
 	pv_ops.apic.write(APIC_LVTT, APIC_LVT_MASKED | VECTOR_TIMER);
+	/* LINT0 masked: the BSP's may come out of reset in virtual-wire mode (ExtINT) from an 8259A
+	 * nobody initialised (vector base 0), whose PIT interrupt would arrive as vector 0. Only the
+	 * `echo` mode programs the 8259A and unmasks it. */
+	pv_ops.apic.write(APIC_LVT0, APIC_LVT_MASKED | APIC_DM_EXTINT);
 	pv_ops.apic.flush();
 	u32 spiv = pv_ops.apic.read(APIC_SPIV);
 	if ((spiv & 0x1ff) != (APIC_SPIV_APIC_ENABLED | VECTOR_SPURIOUS)) panic("APIC SPIV did not take", spiv);
@@ -64,6 +68,11 @@ void kmain(u32 magic, const struct multiboot_info *mbi)
 	kputs("\"\n");
 
 	int pv = pv_init(cmdline_has("pv=off"));
+	/* Mask every 8259A input (OCW1): interrupts come through the local APIC only. */
+	COUNT(pio);
+	outb(0x21, 0xff);
+	COUNT(pio);
+	outb(0xa1, 0xff);
 	smp_probe(); /* reads the BIOS data area at page 0, which paging leaves unmapped */
 	paging_init();
 	apic_enable();

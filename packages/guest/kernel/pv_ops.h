@@ -28,12 +28,14 @@
 #define APIC_ICR 0x300
 #define APIC_ICR2 0x310
 #define APIC_LVTT 0x320
+#define APIC_LVT0 0x350  /* LINT0 */
 #define APIC_TMICT 0x380 /* initial count */
 #define APIC_TMCCT 0x390 /* current count */
 #define APIC_TDCR 0x3e0  /* divide configuration */
 
 #define APIC_SPIV_APIC_ENABLED (1u << 8)  /* SDM 11.9: APIC software enable */
 #define APIC_LVT_MASKED (1u << 16)
+#define APIC_DM_EXTINT (7u << 8)           /* SDM 11.5.1: LVT delivery mode 111 */
 #define APIC_LVT_TIMER_ONESHOT (0u << 17) /* SDM 11.5.4: timer mode bits 18:17 = 00 */
 #define APIC_DM_FIXED (0u << 8)
 #define APIC_DM_INIT (5u << 8)             /* SDM 11.6.1: delivery mode 101 */
