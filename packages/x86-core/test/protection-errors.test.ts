@@ -579,6 +579,9 @@ const cases: Case[] = [
   { name: 'MOV CR0 at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x22, 0xc0] },
   { name: 'CLTS at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x06] },
   { name: 'LGDT at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x01, 0x15, 0, 0x10, 0, 0] },
+  { name: 'INVD at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x08] },
+  { name: 'WBINVD at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x09] },
+  { name: 'MOV DR7 at CPL 3', vector: GP, error: 0, ring3: true, fault: [0x0f, 0x23, 0xf8] },
 ];
 
 /**

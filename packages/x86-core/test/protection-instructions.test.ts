@@ -195,3 +195,31 @@ describe('accessed bits', () => {
     expect(m.cpu.getSegment(1).selector).toBe(own(2));
   });
 });
+
+describe('descriptor-table registers', () => {
+  it('SGDT/SIDT store the limit and the 32-bit base', () => {
+    const m = machine([
+      [0x0f, 0x01, 0x05, 0x00, 0x70, 0, 0], // sgdt [0x7000]
+      [0x0f, 0x01, 0x0d, 0x10, 0x70, 0, 0], // sidt [0x7010]
+    ]);
+    expect(m.r16(0x7000)).toBe(32 * 8 - 1);
+    expect(m.r32(0x7002)).toBe(0x800);
+    expect(m.r16(0x7010)).toBe(256 * 8 - 1);
+    expect(m.r32(0x7012)).toBe(0);
+  });
+
+  it('LIDT with a 16-bit operand drops the top byte of the base; the IDT is then used from there', () => {
+    const m = new SysMachine();
+    m.dv.setUint16(0x7020, 0x7ff, true);
+    m.dv.setUint32(0x7022, 0xab000000, true);
+    m.code(() => [
+      [0x66, 0x0f, 0x01, 0x1d, 0x20, 0x70, 0, 0], // o16 lidt [0x7020]
+      [0x0f, 0x01, 0x0d, 0x10, 0x70, 0, 0], // sidt [0x7010]
+      INT(0x40),
+    ]);
+    expect(m.cpu.run(100).reason).toBe('hlt');
+    expect(m.r16(0x7010)).toBe(0x7ff);
+    expect(m.r32(0x7012)).toBe(0);
+    expect(m.cpu.eip).toBe(HANDLERS + 0x40 * 16 + 1);
+  });
+});
