@@ -254,6 +254,20 @@ describe('far return to an outer privilege level', () => {
     expect(cpu.getSegment(SREG_ES).selector).toBe(UDATA);
   });
 
+  it('a 16-bit IRET pops a word frame (IP, CS, FLAGS, SP, SS) to ring 3', () => {
+    const m = new SysMachine();
+    m.setIdt(3, gateDesc(KCODE, HANDLERS + 3 * 16, T_INT32, { dpl: 3 }));
+    m.code(
+      (u) => [push16(UDATA), push16(0x7ff0), push16(0x0202), push16(UCODE), push16(u.start!), [0x66, 0xcf]],
+      ['start', INT(3)],
+    );
+    const cpu = m.cpu;
+    expect(cpu.run(100).reason).toBe('hlt');
+    expect(cpu.eip).toBe(atHandler(3));
+    expect([m.stack(1), m.stack(3), m.stack(4)]).toEqual([UCODE, 0x7ff0, UDATA]);
+    expect(m.stack(2) & IF).toBe(IF);
+  });
+
   it('an outer return whose SS RPL differs from the CS RPL is #GP(SS) and changes nothing', () => {
     const m = new SysMachine();
     m.code(() => [push32(KDATA), push32(STACK3), push32(UCODE), push32(0x3000), 'retf', retf()]);
