@@ -637,7 +637,13 @@ describe('descriptor-check failures raise the exact exception and error code', (
   it('an external interrupt through a not-present gate sets EXT in the error code', () => {
     let pending = true;
     const m = new SysMachine({
-      interrupts: { pending: () => pending, acknowledge: () => ((pending = false), 0x40) },
+      interrupts: {
+        pending: () => pending,
+        acknowledge: () => {
+          pending = false;
+          return 0x40;
+        },
+      },
     });
     m.setIdt(0x40, gateDesc(KCODE, 0, T_INT32, { present: false }));
     m.code(() => [[0xfb, 0x90, 0xf4]]); // STI; NOP; HLT

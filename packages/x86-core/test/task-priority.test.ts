@@ -90,7 +90,10 @@ describe('SDM §6.9 priorities', () => {
       interrupts: {
         // INTR is raised once EIP reaches the instruction after MOV SS.
         pending: () => m !== undefined && m.cpu.eip >= after,
-        acknowledge: () => (state.acks++, 0x40),
+        acknowledge: () => {
+          state.acks++;
+          return 0x40;
+        },
       },
     });
     m.code(() => [
