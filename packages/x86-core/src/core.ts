@@ -5,12 +5,25 @@
  * API on top; the instruction semantics are free functions over `Cpu` in the topic files.
  */
 import type { CpuTraps, Hypervisor, InterruptLine, IoBus, Memory, MsrBus } from './bus';
-import { ACCESS_FETCH, ACCESS_READ, ACCESS_USER, ACCESS_WRITE, EXIT_KINDS } from './bus';
+import { ACCESS_FETCH, ACCESS_READ, ACCESS_USER, ACCESS_WRITE, EXIT_KINDS, TLB_KINDS } from './bus';
 import type { MachineClock } from './clock';
 import { CR0_PE, EXC_GP, EXC_SS, FLAG_1, SREG_CS, SREG_DS, SREG_SS } from './constants';
 import type { CpuidModel } from './cpuid';
 import { getEflags } from './flags';
 import { GUEST_FAULT, STOP_NONE } from './signals';
+
+/** Entries per page-map kind: one per 4-KiB page of the 32-bit linear address space. */
+const LINEAR_PAGES = 1 << 20;
+/**
+ * A page map where every page is absent (all zeros ⇒ `~0 = −1`, odd): the CPU uses it for a Memory
+ * without `tlb.pageMap` and while data breakpoints watch every access, so all accesses take the
+ * slow path through `memory` (correct, just slower). Shared and never written; allocated on first use.
+ */
+let emptyPageMap: readonly Int32Array[] | undefined;
+function noPageMap(): readonly Int32Array[] {
+  if (emptyPageMap === undefined) emptyPageMap = Array(TLB_KINDS).fill(new Int32Array(LINEAR_PAGES));
+  return emptyPageMap;
+}
 
 /** What the core is built from (validated by Cpu). */
 export interface CoreDeps {
@@ -120,18 +133,17 @@ export class CpuCore {
   /** Elements a repeated string instruction runs per step (1 while single-stepping or watching data). */
   repChunk = 4096;
 
-  /** Software TLB (copied from memory.tlb for the inline lookup). */
-  tlbTag: Int32Array;
-  tlbOff: Int32Array;
+  /** Guest RAM views of the software TLB (memory.tlb), read and written on a TLB hit. */
   ram: Uint8Array;
   ram16: Uint16Array;
   ram32: Int32Array;
-  tlbMask: number;
-  tlbBits: number;
-  /** TLB kind base indices (kind << bits) for the current CPL. */
-  kRead = 0;
-  kWrite = 0;
-  kFetch = 0;
+  /**
+   * Page-map views (bus.ts `SoftTlb.pageMap`) of the current CPL's read/write/fetch kinds: entry
+   * `lin >>> 12` holds `~offset` while that page is cached, else 0 (see refreshPageMaps).
+   */
+  mapRead: Int32Array;
+  mapWrite: Int32Array;
+  mapFetch: Int32Array;
   /** Access kinds for the slow path (ACCESS_* | user). */
   kindRead = ACCESS_READ;
   kindWrite = ACCESS_WRITE;
@@ -211,13 +223,26 @@ export class CpuCore {
     this.exitMask = deps.exitMask;
     this.cyclesPerInstruction = deps.cyclesPerInstruction;
     const tlb = mem.tlb;
-    this.tlbTag = tlb.tag;
-    this.tlbOff = tlb.offset;
     this.ram = tlb.ram;
     this.ram16 = tlb.ram16;
     this.ram32 = tlb.ram32;
-    this.tlbBits = tlb.bits;
-    this.tlbMask = (1 << tlb.bits) - 1;
+    const empty = noPageMap()[0]!;
+    this.mapRead = empty;
+    this.mapWrite = empty;
+    this.mapFetch = empty;
+    this.refreshPageMaps();
+  }
+
+  /**
+   * Points mapRead/mapWrite/mapFetch at the page maps of the current access kinds. Called when the
+   * kinds change (setCpl) and when `memory` is swapped (data breakpoints, debug.ts): a Memory without
+   * a page map, or a wrapper that must see every access, gets the always-empty map.
+   */
+  refreshPageMaps(): void {
+    const pm = (this.memory === this.hostMemory ? this.memory.tlb.pageMap : undefined) ?? noPageMap();
+    this.mapRead = pm[this.kindRead]!;
+    this.mapWrite = pm[this.kindWrite]!;
+    this.mapFetch = pm[this.kindFetch]!;
   }
 
   /** Raises guest exception `vector` (error code −1: none) and unwinds the instruction. */
@@ -299,9 +324,7 @@ export class CpuCore {
     this.kindRead = ACCESS_READ | user;
     this.kindWrite = ACCESS_WRITE | user;
     this.kindFetch = ACCESS_FETCH | user;
-    this.kRead = this.kindRead << this.tlbBits;
-    this.kWrite = this.kindWrite << this.tlbBits;
-    this.kFetch = this.kindFetch << this.tlbBits;
+    this.refreshPageMaps();
     this.invalidateFetch();
   }
 
@@ -345,76 +368,93 @@ export class CpuCore {
     this.syncClock();
   }
 
-  // ---- linear memory (inline SoftTlb lookup; Memory methods only on a miss) -----------------
+  // ---- linear memory (inline page-map hit; everything else out of line) ---------------------
+  //
+  // `o = ~map[lin >>> 12]` is −1 (odd) when the page is not cached for the access kind, else the
+  // slot's offset (a multiple of 4096; bus.ts SoftTlb.pageMap). So `((lin | o) & 3) === 0` means
+  // "cached and dword-aligned" (cannot straddle a page), `((lin | o) & 1) === 0` "cached and
+  // word-aligned", `(o & 1) === 0` "cached". Only that test and the typed-array access stay inline;
+  // unaligned hits and misses go to the *Slow methods, whose results get `| 0` so the caller keeps
+  // int32 arithmetic (V8).
 
   lr8(lin: number): number {
-    const page = lin >>> 12;
-    const i = this.kRead | (page & this.tlbMask);
-    if (this.tlbTag[i] === page) return this.ram[(lin + this.tlbOff[i]!) >>> 0]!;
+    const o = ~this.mapRead[lin >>> 12]!;
+    if ((o & 1) === 0) return this.ram[(lin + o) >>> 0]!;
+    return this.lr8Slow(lin) | 0;
+  }
+  lr8Slow(lin: number): number {
     this.syncClock();
     return this.memory.read8(lin >>> 0, this.kindRead) & 0xff;
   }
   lr16(lin: number): number {
-    const page = lin >>> 12;
-    const i = this.kRead | (page & this.tlbMask);
-    if (this.tlbTag[i] === page && (lin & 0xfff) !== 0xfff) {
-      const a = (lin + this.tlbOff[i]!) >>> 0;
-      return (lin & 1) === 0 ? this.ram16[a >>> 1]! : this.ram[a]! | (this.ram[a + 1]! << 8);
+    const o = ~this.mapRead[lin >>> 12]!;
+    if (((lin | o) & 1) === 0) return this.ram16[((lin + o) | 0) >>> 1]!;
+    return this.lr16Slow(lin, o) | 0;
+  }
+  /** lr16 unless a word-aligned hit; `o` is the page-map lookup (−1: not cached). */
+  lr16Slow(lin: number, o: number): number {
+    if ((o & 1) === 0 && (lin & 0xfff) !== 0xfff) {
+      const a = (lin + o) >>> 0;
+      return this.ram[a]! | (this.ram[a + 1]! << 8);
     }
     this.syncClock();
     return this.memory.read16(lin >>> 0, this.kindRead) & 0xffff;
   }
   /** Returns a signed 32-bit value. */
   lr32(lin: number): number {
-    const page = lin >>> 12;
-    const i = this.kRead | (page & this.tlbMask);
-    if (this.tlbTag[i] === page && (lin & 0xfff) <= 0xffc) {
-      const a = (lin + this.tlbOff[i]!) >>> 0;
-      if ((lin & 3) === 0) return this.ram32[a >>> 2]!;
+    const o = ~this.mapRead[lin >>> 12]!;
+    if (((lin | o) & 3) === 0) return this.ram32[((lin + o) | 0) >>> 2]!;
+    return this.lr32Slow(lin, o) | 0;
+  }
+  /** lr32 unless a dword-aligned hit; `o` is the page-map lookup (−1: not cached). */
+  lr32Slow(lin: number, o: number): number {
+    if ((o & 1) === 0 && (lin & 0xfff) <= 0xffc) {
       const r = this.ram;
+      const a = (lin + o) >>> 0;
       return r[a]! | (r[a + 1]! << 8) | (r[a + 2]! << 16) | (r[a + 3]! << 24);
     }
     this.syncClock();
     return this.memory.read32(lin >>> 0, this.kindRead) | 0;
   }
   lw8(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const i = this.kWrite | (page & this.tlbMask);
-    if (this.tlbTag[i] === page) {
-      this.ram[(lin + this.tlbOff[i]!) >>> 0] = v;
-      return;
-    }
+    const o = ~this.mapWrite[lin >>> 12]!;
+    if ((o & 1) === 0) this.ram[(lin + o) >>> 0] = v;
+    else this.lw8Slow(lin, v);
+  }
+  lw8Slow(lin: number, v: number): void {
     this.syncClock();
     this.memory.write8(lin >>> 0, v & 0xff, this.kindWrite);
   }
   lw16(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const i = this.kWrite | (page & this.tlbMask);
-    if (this.tlbTag[i] === page && (lin & 0xfff) !== 0xfff) {
-      const a = (lin + this.tlbOff[i]!) >>> 0;
-      if ((lin & 1) === 0) this.ram16[a >>> 1] = v;
-      else {
-        this.ram[a] = v;
-        this.ram[a + 1] = v >> 8;
-      }
+    const o = ~this.mapWrite[lin >>> 12]!;
+    if (((lin | o) & 1) === 0) this.ram16[((lin + o) | 0) >>> 1] = v;
+    else this.lw16Slow(lin, v, o);
+  }
+  /** lw16 unless a word-aligned hit; `o` is the page-map lookup (−1: not cached). */
+  lw16Slow(lin: number, v: number, o: number): void {
+    if ((o & 1) === 0 && (lin & 0xfff) !== 0xfff) {
+      const a = (lin + o) >>> 0;
+      this.ram[a] = v;
+      this.ram[a + 1] = v >> 8;
       return;
     }
     this.syncClock();
     this.memory.write16(lin >>> 0, v & 0xffff, this.kindWrite);
   }
   lw32(lin: number, v: number): void {
-    const page = lin >>> 12;
-    const i = this.kWrite | (page & this.tlbMask);
-    if (this.tlbTag[i] === page && (lin & 0xfff) <= 0xffc) {
-      const a = (lin + this.tlbOff[i]!) >>> 0;
-      if ((lin & 3) === 0) this.ram32[a >>> 2] = v;
-      else {
-        const r = this.ram;
-        r[a] = v;
-        r[a + 1] = v >> 8;
-        r[a + 2] = v >> 16;
-        r[a + 3] = v >> 24;
-      }
+    const o = ~this.mapWrite[lin >>> 12]!;
+    if (((lin | o) & 3) === 0) this.ram32[((lin + o) | 0) >>> 2] = v;
+    else this.lw32Slow(lin, v, o);
+  }
+  /** lw32 unless a dword-aligned hit; `o` is the page-map lookup (−1: not cached). */
+  lw32Slow(lin: number, v: number, o: number): void {
+    if ((o & 1) === 0 && (lin & 0xfff) <= 0xffc) {
+      const r = this.ram;
+      const a = (lin + o) >>> 0;
+      r[a] = v;
+      r[a + 1] = v >> 8;
+      r[a + 2] = v >> 16;
+      r[a + 3] = v >> 24;
       return;
     }
     this.syncClock();
@@ -423,9 +463,8 @@ export class CpuCore {
 
   /** Probes that a write of `len` bytes at `lin` is allowed without storing (for multi-part writes). */
   probeWrite(lin: number, len: number): void {
-    const page = lin >>> 12;
-    const i = this.kWrite | (page & this.tlbMask);
-    if (this.tlbTag[i] === page && (lin & 0xfff) <= 0x1000 - len) return;
+    const o = ~this.mapWrite[lin >>> 12]!;
+    if ((o & 1) === 0 && (lin & 0xfff) <= 0x1000 - len) return;
     // Read-modify-write of the same value through the slow path makes the MMU check both pages.
     // The read is a supervisor access so that a user-mode probe reports the write's #PF error code.
     for (let k = 0; k < len; k += len - 1 || 1) {
@@ -483,15 +522,14 @@ export class CpuCore {
   fetchSlow(ip: number): number {
     if (ip >>> 0 > this.csLimit) this.raise(EXC_GP, 0);
     const lin = (this.csBase + ip) | 0;
-    const page = lin >>> 12;
-    const i = this.kFetch | (page & this.tlbMask);
-    if (this.tlbTag[i] !== page) {
+    let o = ~this.mapFetch[lin >>> 12]!;
+    if ((o & 1) !== 0) {
       this.syncClock();
       const b = this.memory.read8(lin >>> 0, this.kindFetch) & 0xff;
-      if (this.tlbTag[i] !== page) return b;
+      o = ~this.mapFetch[lin >>> 12]!;
+      if ((o & 1) !== 0) return b; // not cacheable (MMIO, open bus, watched by data breakpoints)
     }
-    const adj = this.tlbOff[i]!;
-    const idx = (lin + adj) >>> 0;
+    const idx = (lin + o) >>> 0;
     const start = ip - (lin & 0xfff);
     if (start >= -0x80000000) {
       this.fetchStart = start;

@@ -93,25 +93,16 @@ export function refreshDebug(cpu: CpuCore): void {
   watchData(cpu, data !== 0);
 }
 
-/** An always-empty TLB tag array per size, shared by all CPUs (nothing ever writes it). */
-const emptyTags = new Map<number, Int32Array>();
-
 function watchData(cpu: CpuCore, on: boolean): void {
   const watching = cpu.memory !== cpu.hostMemory;
   if (on === watching) return;
   if (on) {
-    const n = cpu.hostMemory.tlb.tag.length;
-    let tags = emptyTags.get(n);
-    if (tags === undefined) {
-      tags = new Int32Array(n).fill(-1);
-      emptyTags.set(n, tags);
-    }
-    cpu.tlbTag = tags;
     cpu.memory = new WatchedMemory(cpu, cpu.hostMemory);
   } else {
-    cpu.tlbTag = cpu.hostMemory.tlb.tag;
     cpu.memory = cpu.hostMemory;
   }
+  // While watching, the CPU uses an always-empty page map so every access reaches WatchedMemory.
+  cpu.refreshPageMaps();
   cpu.invalidateFetch();
 }
 

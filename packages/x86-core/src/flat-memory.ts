@@ -5,18 +5,28 @@ import { requireOption } from './errors';
 const PAGE_SHIFT = 12;
 const PAGE_SIZE = 1 << PAGE_SHIFT;
 const A20_PAGE_BIT = 1 << (20 - PAGE_SHIFT);
+/** log2 of the number of 4-KiB pages in the 32-bit linear address space (entries per page-map kind). */
+const LINEAR_PAGE_BITS = 20;
 
 /**
  * A RAM-only `Memory`: linear = physical (paging is ignored), `size` bytes of RAM from address 0,
  * reads beyond RAM return all-ones and writes there are dropped (an open bus). It fills the software
  * TLB lazily on a miss, so the CPU's inline lookup hits on every later access to the page.
  * `a20` (default enabled) masks address bit 20 when disabled, like the PC's A20 gate.
+ *
+ * `tlb.pageMap` (bus.ts `SoftTlb.pageMap`) mirrors the slots for the CPU's inline hit path: per kind
+ * a 2^20-entry `Int32Array` indexed by linear page, `~offset` while the kind's slot holds the page,
+ * else 0. It is one zero-filled buffer of 32 MiB, allocated the first time `pageMap` is read (the CPU
+ * reads it when constructed); fill/invlpg/flushTlb/setA20 keep it exactly in step with `tag`.
  */
 export class FlatMemory implements Memory {
   readonly tlb: SoftTlb;
   readonly size: number;
   private readonly tlbMask: number;
   private a20 = true;
+  /** The buffer behind `tlb.pageMap` once allocated: kind k's entry for page p is at `(k << 20) | p`. */
+  private map: Int32Array | undefined;
+  private mapViews: readonly Int32Array[] | undefined;
 
   constructor(size: number, options: { tlbBits?: number } = {}) {
     requireOption(
@@ -33,6 +43,7 @@ export class FlatMemory implements Memory {
     this.size = size;
     const buffer = new ArrayBuffer(size);
     const entries = TLB_KINDS << bits;
+    const self = this;
     this.tlb = {
       bits,
       tag: new Int32Array(entries).fill(-1),
@@ -40,8 +51,56 @@ export class FlatMemory implements Memory {
       ram: new Uint8Array(buffer),
       ram16: new Uint16Array(buffer),
       ram32: new Int32Array(buffer),
+      get pageMap(): readonly Int32Array[] {
+        return self.pageMapViews();
+      },
     };
     this.tlbMask = (1 << bits) - 1;
+  }
+
+  /** Allocates the page map on first use, filled from the valid slots; the same views afterwards. */
+  private pageMapViews(): readonly Int32Array[] {
+    if (this.mapViews === undefined) {
+      const map = new Int32Array(TLB_KINDS << LINEAR_PAGE_BITS);
+      const { tag, offset, bits } = this.tlb;
+      for (let i = 0; i < tag.length; i++) {
+        const t = tag[i]!;
+        if (t !== -1) map[((i >>> bits) << LINEAR_PAGE_BITS) | t] = ~offset[i]!;
+      }
+      const views: Int32Array[] = [];
+      for (let k = 0; k < TLB_KINDS; k++) {
+        views.push(map.subarray(k << LINEAR_PAGE_BITS, (k + 1) << LINEAR_PAGE_BITS));
+      }
+      this.map = map;
+      this.mapViews = views;
+    }
+    return this.mapViews;
+  }
+
+  /** Invalidates every slot (and its page-map entry; clearing only the set entries, not 32 MiB). */
+  private dropAll(): void {
+    const { tag, bits } = this.tlb;
+    const map = this.map;
+    if (map !== undefined) {
+      for (let i = 0; i < tag.length; i++) {
+        const t = tag[i]!;
+        if (t !== -1) map[((i >>> bits) << LINEAR_PAGE_BITS) | t] = 0;
+      }
+    }
+    tag.fill(-1);
+  }
+
+  /** Points slot `i` (of kind `k`) at linear page `page` with `offset`, keeping the map in step. */
+  private setSlot(k: number, i: number, page: number, offset: number): void {
+    const tag = this.tlb.tag;
+    const map = this.map;
+    if (map !== undefined) {
+      const old = tag[i]!;
+      if (old !== -1) map[(k << LINEAR_PAGE_BITS) | old] = 0;
+      map[(k << LINEAR_PAGE_BITS) | page] = ~offset;
+    }
+    tag[i] = page;
+    this.tlb.offset[i] = offset;
   }
 
   /** The RAM bytes (for loaders and tests). */
@@ -52,7 +111,7 @@ export class FlatMemory implements Memory {
   /** Enables or disables the A20 gate; flushes the TLB. */
   setA20(enabled: boolean): void {
     this.a20 = enabled;
-    this.tlb.tag.fill(-1);
+    this.dropAll();
   }
 
   private phys(lin: number): number {
@@ -72,12 +131,8 @@ export class FlatMemory implements Memory {
     const slot = page & this.tlbMask;
     const offset = ((physPage - page) << PAGE_SHIFT) | 0;
     const k = kind & (TLB_KINDS - 1);
-    this.tlb.tag[(k << bits) | slot] = page;
-    this.tlb.offset[(k << bits) | slot] = offset;
-    if (k & 1) {
-      this.tlb.tag[((k & ~1) << bits) | slot] = page;
-      this.tlb.offset[((k & ~1) << bits) | slot] = offset;
-    }
+    this.setSlot(k, (k << bits) | slot, page, offset);
+    if (k & 1) this.setSlot(k & ~1, ((k & ~1) << bits) | slot, page, offset);
   }
 
   read8(lin: number, kind: number): number {
@@ -120,12 +175,15 @@ export class FlatMemory implements Memory {
     const page = lin >>> PAGE_SHIFT;
     for (let kind = 0; kind < TLB_KINDS; kind++) {
       const i = (kind << this.tlb.bits) | (page & this.tlbMask);
-      if (this.tlb.tag[i] === page) this.tlb.tag[i] = -1;
+      if (this.tlb.tag[i] === page) {
+        this.tlb.tag[i] = -1;
+        if (this.map !== undefined) this.map[(kind << LINEAR_PAGE_BITS) | page] = 0;
+      }
     }
   }
 
   flushTlb(_includeGlobal: boolean): void {
-    this.tlb.tag.fill(-1);
+    this.dropAll();
   }
 
   /** Copies `data` into RAM at physical `addr` (host-side loader helper; bounds-checked). */
