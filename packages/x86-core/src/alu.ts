@@ -152,7 +152,9 @@ export function incDecE(cpu: Cpu, size: number, dec: boolean): void {
 
 /** INC/DEC value `a`; returns the result. */
 export function incDec(cpu: Cpu, a: number, sz: number, dec: boolean): number {
-  const c = getCF(cpu);
+  // CF is kept: after INC/DEC it is already in ccC, after a logic operation it is 0.
+  const op = cpu.ccOp;
+  const c = op === CC_INC || op === CC_DEC ? cpu.ccC : op === CC_LOGIC ? 0 : getCF(cpu);
   const r = dec ? (a - 1) | 0 : (a + 1) | 0;
   cpu.ccOp = dec ? CC_DEC : CC_INC;
   cpu.ccA = a;

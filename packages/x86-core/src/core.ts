@@ -107,6 +107,8 @@ export class CpuCore {
   imm2 = 0;
   startIp = 0;
   startSp = 0;
+  /** RAM position after the memory operand decoded by the run loop's hot path (hot.ts hotEa). */
+  hotNext = 0;
 
   /** Fetch window: EIPs in [fetchStart, fetchEnd) read ram[ip + fetchBias] (see fetch8). */
   fetchStart = 0;

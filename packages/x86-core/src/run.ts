@@ -3,11 +3,56 @@
  * shadow, host breakpoints), decode + execute, and fault delivery with restartable state.
  */
 
-import { EXC_NMI, FLAG_IF } from './constants';
+import { ALU_CMP, ALU_SUB, alu, incDec, logicFlags } from './alu';
+import { EXC_GP, EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
 import { ARM_NOW, beforeFault, DEBUG_FLAGS, debugStep } from './debug';
 import { decode, decodeEaFast32, decodeFastFull, FAST_WINDOW } from './decode';
 import { execute } from './exec';
+import { CC_SHIFT, cond } from './flags';
+import {
+  H_ALU_AI,
+  H_ALU_EG_R,
+  H_ALU_GE_R,
+  H_ALU_RI8,
+  H_ALU_RI32,
+  H_CALL,
+  H_CMP_M8I,
+  H_CMP_M32I8,
+  H_DEC,
+  H_INC,
+  H_JCC8,
+  H_JCC32,
+  H_JMP8,
+  H_JMP32,
+  H_MAY_FAULT,
+  H_MEM,
+  H_MOV_EG_R,
+  H_MOV_GE_R,
+  H_MOV_LOAD8,
+  H_MOV_LOAD32,
+  H_MOV_M8I,
+  H_MOV_M32I,
+  H_MOV_RI,
+  H_MOV_STORE8,
+  H_MOV_STORE32,
+  H_MOVSX8,
+  H_MOVSX16,
+  H_MOVZX8,
+  H_NEG_R,
+  H_NOP,
+  H_NOT_R,
+  H_POP,
+  H_PUSH,
+  H_RET,
+  H_SH1,
+  H_SHCL,
+  H_SHI,
+  H_TEST_R,
+  H_TEST_RI,
+  HOT,
+  hotEa,
+} from './hot';
 import { deliver, SRC_EXT, SRC_FAULT } from './interrupt';
 import {
   F_GROUP,
@@ -24,6 +69,8 @@ import {
   IMM_Z,
   OPCODE_FLAGS,
 } from './opcodes';
+import { R8 } from './operands';
+import { SH_SAR, SH_SHR } from './shift';
 import { GUEST_FAULT, STOP_BREAKPOINT, STOP_HLT, STOP_NONE, STOP_SHUTDOWN } from './signals';
 
 /** Delivers a pending NMI or maskable interrupt if one is allowed now; returns true if it did. */
@@ -46,6 +93,57 @@ function pollInterrupts(cpu: Cpu): boolean {
 }
 
 /** Runs up to `max` instructions; returns a STOP_* code (STOP_NONE = budget exhausted). */
+/** A little-endian dword of the instruction stream (an immediate or displacement). */
+function imm32(ram: Uint8Array, p: number): number {
+  return ram[p]! | (ram[p + 1]! << 8) | (ram[p + 2]! << 16) | (ram[p + 3]! << 24);
+}
+
+/**
+ * A near jump of 32-bit code from the instruction at `start` (control.ts jumpNear with a 32-bit
+ * operand size): #GP(0) beyond the CS limit, with the restart state of that instruction.
+ */
+function hotJump(cpu: Cpu, start: number, target: number): void {
+  const ip = target | 0;
+  if (ip >>> 0 > cpu.csLimit) {
+    cpu.startIp = start;
+    cpu.startSp = cpu.regs[4]!;
+    cpu.raise(EXC_GP, 0);
+  }
+  cpu.ip = ip;
+}
+
+/**
+ * SHL/SAL, SHR, SAR of a 32-bit register (ModRM `m`, mod = 3) by `count` (masked, 0..31): the
+ * 32-bit case of shift.ts shift(), flags recorded lazily as CC_SHIFT. Count 0 changes nothing.
+ */
+function hotShift(cpu: Cpu, m: number, count: number): void {
+  if (count === 0) return;
+  const r = cpu.regs;
+  const a = r[m & 7]!;
+  const kind = (m >> 3) & 7;
+  let res: number;
+  let cf: number;
+  let of: number;
+  if (kind === SH_SHR) {
+    res = a >>> count;
+    cf = (a >>> (count - 1)) & 1;
+    of = count === 1 ? (a >>> 31) & 1 : 0;
+  } else if (kind === SH_SAR) {
+    res = a >> count;
+    cf = (a >> (count - 1)) & 1;
+    of = 0;
+  } else {
+    res = a << count;
+    cf = (a >>> (32 - count)) & 1;
+    of = ((res >>> 31) & 1) ^ cf;
+  }
+  r[m & 7] = res;
+  cpu.ccOp = CC_SHIFT;
+  cpu.ccR = res;
+  cpu.ccSz = 31;
+  cpu.ccC = cf | (of << 11);
+}
+
 export function runLoop(cpu: Cpu, max: number): number {
   cpu.stopCode = STOP_NONE;
   if (cpu.shutdown) return STOP_SHUTDOWN;
@@ -81,18 +179,241 @@ export function runLoop(cpu: Cpu, max: number): number {
           if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
           continue;
         }
-        cpu.startSp = cpu.regs[4]!;
         const ip = cpu.ip;
         if (ip >= cpu.fetchStart && ip + FAST_WINDOW <= cpu.fetchEnd) {
+          const ram = cpu.ram;
+          const p0 = ip + cpu.fetchBias;
+          const b0 = ram[p0]!;
+          const b1 = ram[p0 + 1]!;
+          const h = cpu.code32 ? HOT[(b0 << 8) | b1]! : 0;
+          if (h !== 0 && h < H_MAY_FAULT) {
+            // The hot path (hot.ts): frequent forms of unprefixed 32-bit code executed from the
+            // instruction bytes, without the decoded-instruction fields; the semantics are those
+            // of execute() (the same helpers, or their 32-bit register case written out). These
+            // handlers touch no memory and call nothing outside the CPU, so neither the restart
+            // state nor a stop request can change (a jump's #GP records its own restart state).
+            const r = cpu.regs;
+            switch (h) {
+              case H_ALU_EG_R: {
+                const kind = (b0 >> 3) & 7;
+                const v = alu(cpu, kind, r[b1 & 7]!, r[(b1 >> 3) & 7]!, 31);
+                if (kind !== ALU_CMP) r[b1 & 7] = v;
+                cpu.ip = (ip + 2) | 0;
+                break;
+              }
+              case H_ALU_GE_R: {
+                const kind = (b0 >> 3) & 7;
+                const v = alu(cpu, kind, r[(b1 >> 3) & 7]!, r[b1 & 7]!, 31);
+                if (kind !== ALU_CMP) r[(b1 >> 3) & 7] = v;
+                cpu.ip = (ip + 2) | 0;
+                break;
+              }
+              case H_ALU_AI: {
+                const kind = (b0 >> 3) & 7;
+                const v = alu(cpu, kind, r[0]!, imm32(ram, p0 + 1), 31);
+                if (kind !== ALU_CMP) r[0] = v;
+                cpu.ip = (ip + 5) | 0;
+                break;
+              }
+              case H_ALU_RI8: {
+                const kind = (b1 >> 3) & 7;
+                const v = alu(cpu, kind, r[b1 & 7]!, (ram[p0 + 2]! << 24) >> 24, 31);
+                if (kind !== ALU_CMP) r[b1 & 7] = v;
+                cpu.ip = (ip + 3) | 0;
+                break;
+              }
+              case H_ALU_RI32: {
+                const kind = (b1 >> 3) & 7;
+                const v = alu(cpu, kind, r[b1 & 7]!, imm32(ram, p0 + 2), 31);
+                if (kind !== ALU_CMP) r[b1 & 7] = v;
+                cpu.ip = (ip + 6) | 0;
+                break;
+              }
+              case H_INC:
+                r[b0 & 7] = incDec(cpu, r[b0 & 7]!, 31, false);
+                cpu.ip = (ip + 1) | 0;
+                break;
+              case H_DEC:
+                r[b0 & 7] = incDec(cpu, r[b0 & 7]!, 31, true);
+                cpu.ip = (ip + 1) | 0;
+                break;
+              case H_JCC8:
+                if (cond(cpu, b0 & 15)) hotJump(cpu, ip, ip + 2 + ((b1 << 24) >> 24));
+                else cpu.ip = (ip + 2) | 0;
+                break;
+              case H_JCC32:
+                if (cond(cpu, b1 & 15)) hotJump(cpu, ip, ip + 6 + imm32(ram, p0 + 2));
+                else cpu.ip = (ip + 6) | 0;
+                break;
+              case H_TEST_R:
+                logicFlags(cpu, r[b1 & 7]! & r[(b1 >> 3) & 7]!, 31);
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_MOV_EG_R:
+                r[b1 & 7] = r[(b1 >> 3) & 7]!;
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_MOV_GE_R:
+                r[(b1 >> 3) & 7] = r[b1 & 7]!;
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_MOV_RI:
+                r[b0 & 7] = imm32(ram, p0 + 1);
+                cpu.ip = (ip + 5) | 0;
+                break;
+              case H_SH1:
+                hotShift(cpu, b1, 1);
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_SHI:
+                hotShift(cpu, b1, ram[p0 + 2]! & 31);
+                cpu.ip = (ip + 3) | 0;
+                break;
+              case H_SHCL:
+                hotShift(cpu, b1, cpu.r8[4]! & 31);
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_NEG_R:
+                r[b1 & 7] = alu(cpu, ALU_SUB, 0, r[b1 & 7]!, 31);
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_NOT_R:
+                r[b1 & 7] = ~r[b1 & 7]!;
+                cpu.ip = (ip + 2) | 0;
+                break;
+              case H_TEST_RI:
+                logicFlags(cpu, r[b1 & 7]! & imm32(ram, p0 + 2), 31);
+                cpu.ip = (ip + 6) | 0;
+                break;
+              case H_JMP8:
+                hotJump(cpu, ip, ip + 2 + ((b1 << 24) >> 24));
+                break;
+              case H_JMP32:
+                hotJump(cpu, ip, ip + 5 + imm32(ram, p0 + 1));
+                break;
+              case H_NOP:
+                cpu.ip = (ip + 1) | 0;
+                break;
+              default: {
+                // H_LEA: the 32-bit effective address (LEA Gv,M with 32-bit operand and address).
+                const off = hotEa(cpu, ram, p0 + 2, b1);
+                r[(b1 >> 3) & 7] = off;
+                cpu.ip = (ip + (cpu.hotNext - p0)) | 0;
+              }
+            }
+            cpu.icount++;
+            continue;
+          }
+          cpu.startSp = cpu.regs[4]!;
+          if (h !== 0) {
+            // The hot handlers that access memory: restartable like execute() (run loop catch).
+            cpu.startIp = ip;
+            const r = cpu.regs;
+            if (h < H_MEM) {
+              switch (h) {
+                case H_PUSH:
+                  cpu.ip = (ip + 1) | 0;
+                  cpu.push32(r[b0 & 7]!);
+                  break;
+                case H_POP:
+                  cpu.ip = (ip + 1) | 0;
+                  r[b0 & 7] = cpu.pop32();
+                  break;
+                case H_CALL: {
+                  // The target's limit check, then the push (which may fault), then the jump.
+                  const next = (ip + 5) | 0;
+                  const target = (next + imm32(ram, p0 + 1)) | 0;
+                  if (target >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
+                  cpu.ip = next;
+                  cpu.push32(next);
+                  cpu.ip = target;
+                  break;
+                }
+                case H_RET: {
+                  cpu.ip = (ip + 1) | 0;
+                  const target = cpu.peek32(0);
+                  if (target >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
+                  cpu.addSp(4);
+                  cpu.ip = target;
+                  break;
+                }
+                default: {
+                  // MOVZX/MOVSX Gv,Eb/Ew: the ModRM is the third byte.
+                  const m = ram[p0 + 2]!;
+                  const byte = h === H_MOVZX8 || h === H_MOVSX8;
+                  let v: number;
+                  if (m >= 0xc0) {
+                    cpu.ip = (ip + 3) | 0;
+                    v = byte ? cpu.r8[R8[m & 7]!]! : cpu.r16[(m & 7) << 1]!;
+                  } else {
+                    const off = hotEa(cpu, ram, p0 + 3, m);
+                    cpu.ip = (ip + (cpu.hotNext - p0)) | 0;
+                    v = byte ? cpu.rd8(cpu.seg, off) : cpu.rd16(cpu.seg, off);
+                  }
+                  if (h === H_MOVSX8) v = (v << 24) >> 24;
+                  else if (h === H_MOVSX16) v = (v << 16) >> 16;
+                  r[(m >> 3) & 7] = v;
+                }
+              }
+            } else {
+              // One-byte opcode with a memory ModRM operand (b1), its bytes from p0 + 2.
+              const off = hotEa(cpu, ram, p0 + 2, b1);
+              const q = cpu.hotNext;
+              const g = (b1 >> 3) & 7;
+              const seg = cpu.seg;
+              switch (h) {
+                case H_MOV_STORE32:
+                  cpu.ip = (ip + (q - p0)) | 0;
+                  cpu.wr32(seg, off, r[g]!);
+                  break;
+                case H_MOV_LOAD32:
+                  cpu.ip = (ip + (q - p0)) | 0;
+                  r[g] = cpu.rd32(seg, off);
+                  break;
+                case H_MOV_STORE8:
+                  cpu.ip = (ip + (q - p0)) | 0;
+                  cpu.wr8(seg, off, cpu.r8[R8[g]!]!);
+                  break;
+                case H_MOV_LOAD8:
+                  cpu.ip = (ip + (q - p0)) | 0;
+                  cpu.r8[R8[g]!] = cpu.rd8(seg, off);
+                  break;
+                case H_MOV_M8I:
+                  cpu.ip = (ip + (q + 1 - p0)) | 0;
+                  cpu.wr8(seg, off, ram[q]!);
+                  break;
+                case H_MOV_M32I:
+                  cpu.ip = (ip + (q + 4 - p0)) | 0;
+                  cpu.wr32(seg, off, imm32(ram, q));
+                  break;
+                case H_CMP_M8I:
+                  cpu.ip = (ip + (q + 1 - p0)) | 0;
+                  alu(cpu, ALU_CMP, cpu.rd8(seg, off), (ram[q]! << 24) >> 24, 7);
+                  break;
+                case H_CMP_M32I8:
+                  cpu.ip = (ip + (q + 1 - p0)) | 0;
+                  alu(cpu, ALU_CMP, cpu.rd32(seg, off), (ram[q]! << 24) >> 24, 31);
+                  break;
+                default: {
+                  // H_ALU_GE_M: register op= memory (CMP only compares).
+                  cpu.ip = (ip + (q - p0)) | 0;
+                  const kind = (b0 >> 3) & 7;
+                  const v = alu(cpu, kind, r[g]!, cpu.rd32(seg, off), 31);
+                  if (kind !== ALU_CMP) r[g] = v;
+                }
+              }
+            }
+            cpu.icount++;
+            if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
+            continue;
+          }
           // The common case of decode() — no prefix, 32-bit code, register or 32-bit memory operand,
           // no immediate or Ib/Iz — written out here so that it is part of this loop however V8
           // compiles it (a call may not be inlined by on-stack replacement). Everything else goes
           // to decodeFastFull. A one-pass `for` so that the fallbacks can `break` out.
           for (;;) {
-            const ram = cpu.ram;
-            const p0 = ip + cpu.fetchBias;
             let p = p0 + 1;
-            let op = ram[p0]!;
+            let op = b0;
             let f = OPCODE_FLAGS[op]!;
             if (op === 0x0f) {
               op = 0x100 | ram[p++]!;
@@ -137,7 +458,10 @@ export function runLoop(cpu: Cpu, max: number): number {
             cpu.ip = (ip + (p - p0)) | 0;
             break;
           }
-        } else decode(cpu);
+        } else {
+          cpu.startSp = cpu.regs[4]!;
+          decode(cpu);
+        }
         execute(cpu);
         cpu.icount++;
         if (cpu.stopCode !== STOP_NONE) return cpu.stopCode;
