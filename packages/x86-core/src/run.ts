@@ -3,13 +3,13 @@
  * shadow, host breakpoints), decode + execute, and fault delivery with restartable state.
  */
 
-import { ALU_CMP, ALU_SUB, alu, incDec, logicFlags } from './alu';
+import { ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, alu, logicFlags } from './alu';
 import { EXC_GP, EXC_NMI, FLAG_IF } from './constants';
 import type { Cpu } from './cpu';
 import { ARM_NOW, beforeFault, DEBUG_FLAGS, debugStep } from './debug';
 import { decode, decodeEaFast32, decodeFastFull, FAST_WINDOW } from './decode';
 import { execute } from './exec';
-import { CC_SHIFT, cond } from './flags';
+import { CC_ADD, CC_DEC, CC_INC, CC_LOGIC, CC_SHIFT, CC_SUB, cond, getCF } from './flags';
 import {
   H_ALU_AI,
   H_ALU_EG_R,
@@ -112,38 +112,6 @@ function hotJump(cpu: Cpu, start: number, target: number): void {
   cpu.ip = ip;
 }
 
-/**
- * SHL/SAL, SHR, SAR of a 32-bit register (ModRM `m`, mod = 3) by `count` (masked, 0..31): the
- * 32-bit case of shift.ts shift(), flags recorded lazily as CC_SHIFT. Count 0 changes nothing.
- */
-function hotShift(cpu: Cpu, m: number, count: number): void {
-  if (count === 0) return;
-  const r = cpu.regs;
-  const a = r[m & 7]!;
-  const kind = (m >> 3) & 7;
-  let res: number;
-  let cf: number;
-  let of: number;
-  if (kind === SH_SHR) {
-    res = a >>> count;
-    cf = (a >>> (count - 1)) & 1;
-    of = count === 1 ? (a >>> 31) & 1 : 0;
-  } else if (kind === SH_SAR) {
-    res = a >> count;
-    cf = (a >> (count - 1)) & 1;
-    of = 0;
-  } else {
-    res = a << count;
-    cf = (a >>> (32 - count)) & 1;
-    of = ((res >>> 31) & 1) ^ cf;
-  }
-  r[m & 7] = res;
-  cpu.ccOp = CC_SHIFT;
-  cpu.ccR = res;
-  cpu.ccSz = 31;
-  cpu.ccC = cf | (of << 11);
-}
-
 export function runLoop(cpu: Cpu, max: number): number {
   cpu.stopCode = STOP_NONE;
   if (cpu.shutdown) return STOP_SHUTDOWN;
@@ -193,50 +161,69 @@ export function runLoop(cpu: Cpu, max: number): number {
             // handlers touch no memory and call nothing outside the CPU, so neither the restart
             // state nor a stop request can change (a jump's #GP records its own restart state).
             const r = cpu.regs;
+            // ALU forms set kind (ALU_*), operands a, b, destination d and length; their
+            // operation and lazy flags are written out once below the switch (as in alu.ts).
+            let kind = -1;
+            let a = 0;
+            let b = 0;
+            let d = 0;
+            let len = 2;
             switch (h) {
-              case H_ALU_EG_R: {
-                const kind = (b0 >> 3) & 7;
-                const v = alu(cpu, kind, r[b1 & 7]!, r[(b1 >> 3) & 7]!, 31);
-                if (kind !== ALU_CMP) r[b1 & 7] = v;
-                cpu.ip = (ip + 2) | 0;
+              case H_ALU_EG_R:
+                kind = (b0 >> 3) & 7;
+                d = b1 & 7;
+                a = r[d]!;
+                b = r[(b1 >> 3) & 7]!;
                 break;
-              }
-              case H_ALU_GE_R: {
-                const kind = (b0 >> 3) & 7;
-                const v = alu(cpu, kind, r[(b1 >> 3) & 7]!, r[b1 & 7]!, 31);
-                if (kind !== ALU_CMP) r[(b1 >> 3) & 7] = v;
-                cpu.ip = (ip + 2) | 0;
+              case H_ALU_GE_R:
+                kind = (b0 >> 3) & 7;
+                d = (b1 >> 3) & 7;
+                a = r[d]!;
+                b = r[b1 & 7]!;
                 break;
-              }
-              case H_ALU_AI: {
-                const kind = (b0 >> 3) & 7;
-                const v = alu(cpu, kind, r[0]!, imm32(ram, p0 + 1), 31);
-                if (kind !== ALU_CMP) r[0] = v;
-                cpu.ip = (ip + 5) | 0;
+              case H_ALU_AI:
+                kind = (b0 >> 3) & 7;
+                a = r[0]!;
+                b = imm32(ram, p0 + 1);
+                len = 5;
                 break;
-              }
-              case H_ALU_RI8: {
-                const kind = (b1 >> 3) & 7;
-                const v = alu(cpu, kind, r[b1 & 7]!, (ram[p0 + 2]! << 24) >> 24, 31);
-                if (kind !== ALU_CMP) r[b1 & 7] = v;
-                cpu.ip = (ip + 3) | 0;
+              case H_ALU_RI8:
+                kind = (b1 >> 3) & 7;
+                d = b1 & 7;
+                a = r[d]!;
+                b = (ram[p0 + 2]! << 24) >> 24;
+                len = 3;
                 break;
-              }
-              case H_ALU_RI32: {
-                const kind = (b1 >> 3) & 7;
-                const v = alu(cpu, kind, r[b1 & 7]!, imm32(ram, p0 + 2), 31);
-                if (kind !== ALU_CMP) r[b1 & 7] = v;
-                cpu.ip = (ip + 6) | 0;
+              case H_ALU_RI32:
+                kind = (b1 >> 3) & 7;
+                d = b1 & 7;
+                a = r[d]!;
+                b = imm32(ram, p0 + 2);
+                len = 6;
                 break;
-              }
+              case H_NEG_R:
+                kind = ALU_SUB;
+                d = b1 & 7;
+                b = r[d]!;
+                break;
               case H_INC:
-                r[b0 & 7] = incDec(cpu, r[b0 & 7]!, 31, false);
+              case H_DEC: {
+                // alu.ts incDec: CF is kept (in ccC).
+                const n = b0 & 7;
+                const v = r[n]!;
+                const op = cpu.ccOp;
+                const c = op === CC_INC || op === CC_DEC ? cpu.ccC : op === CC_LOGIC ? 0 : getCF(cpu);
+                const res = h === H_DEC ? (v - 1) | 0 : (v + 1) | 0;
+                cpu.ccOp = h === H_DEC ? CC_DEC : CC_INC;
+                cpu.ccA = v;
+                cpu.ccB = 1;
+                cpu.ccR = res;
+                cpu.ccSz = 31;
+                cpu.ccC = c;
+                r[n] = res;
                 cpu.ip = (ip + 1) | 0;
                 break;
-              case H_DEC:
-                r[b0 & 7] = incDec(cpu, r[b0 & 7]!, 31, true);
-                cpu.ip = (ip + 1) | 0;
-                break;
+              }
               case H_JCC8:
                 if (cond(cpu, b0 & 15)) hotJump(cpu, ip, ip + 2 + ((b1 << 24) >> 24));
                 else cpu.ip = (ip + 2) | 0;
@@ -262,21 +249,37 @@ export function runLoop(cpu: Cpu, max: number): number {
                 cpu.ip = (ip + 5) | 0;
                 break;
               case H_SH1:
-                hotShift(cpu, b1, 1);
-                cpu.ip = (ip + 2) | 0;
-                break;
               case H_SHI:
-                hotShift(cpu, b1, ram[p0 + 2]! & 31);
-                cpu.ip = (ip + 3) | 0;
+              case H_SHCL: {
+                // SHL/SAL, SHR, SAR of a 32-bit register: the 32-bit case of shift.ts shift(),
+                // flags recorded lazily as CC_SHIFT; a masked count of 0 changes nothing.
+                const count = h === H_SH1 ? 1 : h === H_SHI ? ram[p0 + 2]! & 31 : cpu.r8[4]! & 31;
+                cpu.ip = (ip + (h === H_SHI ? 3 : 2)) | 0;
+                if (count === 0) break;
+                const v = r[b1 & 7]!;
+                const op = (b1 >> 3) & 7;
+                let res: number;
+                let cf: number;
+                let of = 0;
+                if (op === SH_SHR) {
+                  res = v >>> count;
+                  cf = (v >>> (count - 1)) & 1;
+                  if (count === 1) of = v >>> 31;
+                } else if (op === SH_SAR) {
+                  res = v >> count;
+                  cf = (v >> (count - 1)) & 1;
+                } else {
+                  res = v << count;
+                  cf = (v >>> (32 - count)) & 1;
+                  of = (res >>> 31) ^ cf;
+                }
+                r[b1 & 7] = res;
+                cpu.ccOp = CC_SHIFT;
+                cpu.ccR = res;
+                cpu.ccSz = 31;
+                cpu.ccC = cf | (of << 11);
                 break;
-              case H_SHCL:
-                hotShift(cpu, b1, cpu.r8[4]! & 31);
-                cpu.ip = (ip + 2) | 0;
-                break;
-              case H_NEG_R:
-                r[b1 & 7] = alu(cpu, ALU_SUB, 0, r[b1 & 7]!, 31);
-                cpu.ip = (ip + 2) | 0;
-                break;
+              }
               case H_NOT_R:
                 r[b1 & 7] = ~r[b1 & 7]!;
                 cpu.ip = (ip + 2) | 0;
@@ -300,6 +303,43 @@ export function runLoop(cpu: Cpu, max: number): number {
                 r[(b1 >> 3) & 7] = off;
                 cpu.ip = (ip + (cpu.hotNext - p0)) | 0;
               }
+            }
+            if (kind >= 0) {
+              let res: number;
+              switch (kind) {
+                case ALU_ADD:
+                  res = (a + b) | 0;
+                  cpu.ccOp = CC_ADD;
+                  cpu.ccA = a;
+                  cpu.ccB = b;
+                  break;
+                case ALU_OR:
+                  res = a | b;
+                  cpu.ccOp = CC_LOGIC;
+                  break;
+                case ALU_AND:
+                  res = a & b;
+                  cpu.ccOp = CC_LOGIC;
+                  break;
+                case ALU_XOR:
+                  res = a ^ b;
+                  cpu.ccOp = CC_LOGIC;
+                  break;
+                case ALU_SUB:
+                case ALU_CMP:
+                  res = (a - b) | 0;
+                  cpu.ccOp = CC_SUB;
+                  cpu.ccA = a;
+                  cpu.ccB = b;
+                  break;
+                default:
+                  // ADC, SBB: with the carry in (alu.ts).
+                  res = alu(cpu, kind, a, b, 31);
+              }
+              cpu.ccR = res;
+              cpu.ccSz = 31;
+              if (kind !== ALU_CMP) r[d] = res;
+              cpu.ip = (ip + len) | 0;
             }
             cpu.icount++;
             continue;
