@@ -99,17 +99,20 @@ function imm32(ram: Uint8Array, p: number): number {
 }
 
 /**
- * A near jump of 32-bit code from the instruction at `start` (control.ts jumpNear with a 32-bit
- * operand size): #GP(0) beyond the CS limit, with the restart state of that instruction.
+ * The target of a near jump of 32-bit code from the instruction at `start` (control.ts jumpNear
+ * with a 32-bit operand size) in the hot path's run of instructions; beyond the CS limit it writes
+ * back EIP and the `retired` instructions before it and raises #GP(0) with this one's restart state.
  */
-function hotJump(cpu: Cpu, start: number, target: number): void {
-  const ip = target | 0;
-  if (ip >>> 0 > cpu.csLimit) {
+function hotTarget(cpu: Cpu, start: number, retired: number, target: number): number {
+  const t = target | 0;
+  if (t >>> 0 > cpu.csLimit) {
+    cpu.icount += retired;
+    cpu.ip = start;
     cpu.startIp = start;
     cpu.startSp = cpu.regs[4]!;
     cpu.raise(EXC_GP, 0);
   }
-  cpu.ip = ip;
+  return t;
 }
 
 export function runLoop(cpu: Cpu, max: number): number {
@@ -126,6 +129,8 @@ export function runLoop(cpu: Cpu, max: number): number {
   let steps = 0;
   const poll = cpu.interrupts !== null;
   const breakpoints = cpu.hasBreakpoints;
+  // Instruction boundaries with nothing to check (see the hot path).
+  const fusable = !poll && !breakpoints;
   // Memory may have been remapped since the last run(): reopen the fetch window from the TLB.
   cpu.invalidateFetch();
   for (;;) {
@@ -158,190 +163,213 @@ export function runLoop(cpu: Cpu, max: number): number {
             // The hot path (hot.ts): frequent forms of unprefixed 32-bit code executed from the
             // instruction bytes, without the decoded-instruction fields; the semantics are those
             // of execute() (the same helpers, or their 32-bit register case written out). These
-            // handlers touch no memory and call nothing outside the CPU, so neither the restart
-            // state nor a stop request can change (a jump's #GP records its own restart state).
+            // handlers touch no memory and call nothing outside the CPU, so the fetch window, CS,
+            // the restart state and a stop request stay as they are: while there is nothing to
+            // check at instruction boundaries (no interrupt line, no host breakpoints, and debug
+            // traps off, which these instructions cannot change) they run one after the other
+            // with EIP and the retirement count in locals. A jump's #GP writes them back first.
             const r = cpu.regs;
-            // ALU forms set kind (ALU_*), operands a, b, destination d and length; their
-            // operation and lazy flags are written out once below the switch (as in alu.ts).
-            let kind = -1;
-            let a = 0;
-            let b = 0;
-            let d = 0;
-            let len = 2;
-            switch (h) {
-              case H_ALU_EG_R:
-                kind = (b0 >> 3) & 7;
-                d = b1 & 7;
-                a = r[d]!;
-                b = r[(b1 >> 3) & 7]!;
-                break;
-              case H_ALU_GE_R:
-                kind = (b0 >> 3) & 7;
-                d = (b1 >> 3) & 7;
-                a = r[d]!;
-                b = r[b1 & 7]!;
-                break;
-              case H_ALU_AI:
-                kind = (b0 >> 3) & 7;
-                a = r[0]!;
-                b = imm32(ram, p0 + 1);
-                len = 5;
-                break;
-              case H_ALU_RI8:
-                kind = (b1 >> 3) & 7;
-                d = b1 & 7;
-                a = r[d]!;
-                b = (ram[p0 + 2]! << 24) >> 24;
-                len = 3;
-                break;
-              case H_ALU_RI32:
-                kind = (b1 >> 3) & 7;
-                d = b1 & 7;
-                a = r[d]!;
-                b = imm32(ram, p0 + 2);
-                len = 6;
-                break;
-              case H_NEG_R:
-                kind = ALU_SUB;
-                d = b1 & 7;
-                b = r[d]!;
-                break;
-              case H_INC:
-              case H_DEC: {
-                // alu.ts incDec: CF is kept (in ccC).
-                const n = b0 & 7;
-                const v = r[n]!;
-                const op = cpu.ccOp;
-                const c = op === CC_INC || op === CC_DEC ? cpu.ccC : op === CC_LOGIC ? 0 : getCF(cpu);
-                const res = h === H_DEC ? (v - 1) | 0 : (v + 1) | 0;
-                cpu.ccOp = h === H_DEC ? CC_DEC : CC_INC;
-                cpu.ccA = v;
-                cpu.ccB = 1;
-                cpu.ccR = res;
-                cpu.ccSz = 31;
-                cpu.ccC = c;
-                r[n] = res;
-                cpu.ip = (ip + 1) | 0;
-                break;
-              }
-              case H_JCC8:
-                if (cond(cpu, b0 & 15)) hotJump(cpu, ip, ip + 2 + ((b1 << 24) >> 24));
-                else cpu.ip = (ip + 2) | 0;
-                break;
-              case H_JCC32:
-                if (cond(cpu, b1 & 15)) hotJump(cpu, ip, ip + 6 + imm32(ram, p0 + 2));
-                else cpu.ip = (ip + 6) | 0;
-                break;
-              case H_TEST_R:
-                logicFlags(cpu, r[b1 & 7]! & r[(b1 >> 3) & 7]!, 31);
-                cpu.ip = (ip + 2) | 0;
-                break;
-              case H_MOV_EG_R:
-                r[b1 & 7] = r[(b1 >> 3) & 7]!;
-                cpu.ip = (ip + 2) | 0;
-                break;
-              case H_MOV_GE_R:
-                r[(b1 >> 3) & 7] = r[b1 & 7]!;
-                cpu.ip = (ip + 2) | 0;
-                break;
-              case H_MOV_RI:
-                r[b0 & 7] = imm32(ram, p0 + 1);
-                cpu.ip = (ip + 5) | 0;
-                break;
-              case H_SH1:
-              case H_SHI:
-              case H_SHCL: {
-                // SHL/SAL, SHR, SAR of a 32-bit register: the 32-bit case of shift.ts shift(),
-                // flags recorded lazily as CC_SHIFT; a masked count of 0 changes nothing.
-                const count = h === H_SH1 ? 1 : h === H_SHI ? ram[p0 + 2]! & 31 : cpu.r8[4]! & 31;
-                cpu.ip = (ip + (h === H_SHI ? 3 : 2)) | 0;
-                if (count === 0) break;
-                const v = r[b1 & 7]!;
-                const op = (b1 >> 3) & 7;
-                let res: number;
-                let cf: number;
-                let of = 0;
-                if (op === SH_SHR) {
-                  res = v >>> count;
-                  cf = (v >>> (count - 1)) & 1;
-                  if (count === 1) of = v >>> 31;
-                } else if (op === SH_SAR) {
-                  res = v >> count;
-                  cf = (v >> (count - 1)) & 1;
-                } else {
-                  res = v << count;
-                  cf = (v >>> (32 - count)) & 1;
-                  of = (res >>> 31) ^ cf;
+            const winStart = cpu.fetchStart;
+            const winEnd = cpu.fetchEnd - FAST_WINDOW;
+            const bias = cpu.fetchBias;
+            let pc = ip;
+            let q = p0;
+            let c0 = b0;
+            let c1 = b1;
+            let hh = h;
+            let retired = 0;
+            for (;;) {
+              // ALU forms set kind (ALU_*), operands a, b, destination d and length; their
+              // operation and lazy flags are written out once below the switch (as in alu.ts).
+              let kind = -1;
+              let a = 0;
+              let b = 0;
+              let d = 0;
+              let len = 2;
+              switch (hh) {
+                case H_ALU_EG_R:
+                  kind = (c0 >> 3) & 7;
+                  d = c1 & 7;
+                  a = r[d]!;
+                  b = r[(c1 >> 3) & 7]!;
+                  break;
+                case H_ALU_GE_R:
+                  kind = (c0 >> 3) & 7;
+                  d = (c1 >> 3) & 7;
+                  a = r[d]!;
+                  b = r[c1 & 7]!;
+                  break;
+                case H_ALU_AI:
+                  kind = (c0 >> 3) & 7;
+                  a = r[0]!;
+                  b = imm32(ram, q + 1);
+                  len = 5;
+                  break;
+                case H_ALU_RI8:
+                  kind = (c1 >> 3) & 7;
+                  d = c1 & 7;
+                  a = r[d]!;
+                  b = (ram[q + 2]! << 24) >> 24;
+                  len = 3;
+                  break;
+                case H_ALU_RI32:
+                  kind = (c1 >> 3) & 7;
+                  d = c1 & 7;
+                  a = r[d]!;
+                  b = imm32(ram, q + 2);
+                  len = 6;
+                  break;
+                case H_NEG_R:
+                  kind = ALU_SUB;
+                  d = c1 & 7;
+                  b = r[d]!;
+                  break;
+                case H_INC:
+                case H_DEC: {
+                  // alu.ts incDec: CF is kept (in ccC).
+                  const n = c0 & 7;
+                  const v = r[n]!;
+                  const op = cpu.ccOp;
+                  const c = op === CC_INC || op === CC_DEC ? cpu.ccC : op === CC_LOGIC ? 0 : getCF(cpu);
+                  const res = hh === H_DEC ? (v - 1) | 0 : (v + 1) | 0;
+                  cpu.ccOp = hh === H_DEC ? CC_DEC : CC_INC;
+                  cpu.ccA = v;
+                  cpu.ccB = 1;
+                  cpu.ccR = res;
+                  cpu.ccSz = 31;
+                  cpu.ccC = c;
+                  r[n] = res;
+                  pc = (pc + 1) | 0;
+                  break;
                 }
-                r[b1 & 7] = res;
-                cpu.ccOp = CC_SHIFT;
+                case H_JCC8:
+                  if (cond(cpu, c0 & 15)) pc = hotTarget(cpu, pc, retired, pc + 2 + ((c1 << 24) >> 24));
+                  else pc = (pc + 2) | 0;
+                  break;
+                case H_JCC32:
+                  if (cond(cpu, c1 & 15)) pc = hotTarget(cpu, pc, retired, pc + 6 + imm32(ram, q + 2));
+                  else pc = (pc + 6) | 0;
+                  break;
+                case H_TEST_R:
+                  logicFlags(cpu, r[c1 & 7]! & r[(c1 >> 3) & 7]!, 31);
+                  pc = (pc + 2) | 0;
+                  break;
+                case H_MOV_EG_R:
+                  r[c1 & 7] = r[(c1 >> 3) & 7]!;
+                  pc = (pc + 2) | 0;
+                  break;
+                case H_MOV_GE_R:
+                  r[(c1 >> 3) & 7] = r[c1 & 7]!;
+                  pc = (pc + 2) | 0;
+                  break;
+                case H_MOV_RI:
+                  r[c0 & 7] = imm32(ram, q + 1);
+                  pc = (pc + 5) | 0;
+                  break;
+                case H_SH1:
+                case H_SHI:
+                case H_SHCL: {
+                  // SHL/SAL, SHR, SAR of a 32-bit register: the 32-bit case of shift.ts shift(),
+                  // flags recorded lazily as CC_SHIFT; a masked count of 0 changes nothing.
+                  const count = hh === H_SH1 ? 1 : hh === H_SHI ? ram[q + 2]! & 31 : cpu.r8[4]! & 31;
+                  pc = (pc + (hh === H_SHI ? 3 : 2)) | 0;
+                  if (count === 0) break;
+                  const v = r[c1 & 7]!;
+                  const op = (c1 >> 3) & 7;
+                  let res: number;
+                  let cf: number;
+                  let of = 0;
+                  if (op === SH_SHR) {
+                    res = v >>> count;
+                    cf = (v >>> (count - 1)) & 1;
+                    if (count === 1) of = v >>> 31;
+                  } else if (op === SH_SAR) {
+                    res = v >> count;
+                    cf = (v >> (count - 1)) & 1;
+                  } else {
+                    res = v << count;
+                    cf = (v >>> (32 - count)) & 1;
+                    of = (res >>> 31) ^ cf;
+                  }
+                  r[c1 & 7] = res;
+                  cpu.ccOp = CC_SHIFT;
+                  cpu.ccR = res;
+                  cpu.ccSz = 31;
+                  cpu.ccC = cf | (of << 11);
+                  break;
+                }
+                case H_NOT_R:
+                  r[c1 & 7] = ~r[c1 & 7]!;
+                  pc = (pc + 2) | 0;
+                  break;
+                case H_TEST_RI:
+                  logicFlags(cpu, r[c1 & 7]! & imm32(ram, q + 2), 31);
+                  pc = (pc + 6) | 0;
+                  break;
+                case H_JMP8:
+                  pc = hotTarget(cpu, pc, retired, pc + 2 + ((c1 << 24) >> 24));
+                  break;
+                case H_JMP32:
+                  pc = hotTarget(cpu, pc, retired, pc + 5 + imm32(ram, q + 1));
+                  break;
+                case H_NOP:
+                  pc = (pc + 1) | 0;
+                  break;
+                default: {
+                  // H_LEA: the 32-bit effective address (LEA Gv,M with 32-bit operand and address).
+                  const off = hotEa(cpu, ram, q + 2, c1);
+                  r[(c1 >> 3) & 7] = off;
+                  pc = (pc + (cpu.hotNext - q)) | 0;
+                }
+              }
+              if (kind >= 0) {
+                let res: number;
+                switch (kind) {
+                  case ALU_ADD:
+                    res = (a + b) | 0;
+                    cpu.ccOp = CC_ADD;
+                    cpu.ccA = a;
+                    cpu.ccB = b;
+                    break;
+                  case ALU_OR:
+                    res = a | b;
+                    cpu.ccOp = CC_LOGIC;
+                    break;
+                  case ALU_AND:
+                    res = a & b;
+                    cpu.ccOp = CC_LOGIC;
+                    break;
+                  case ALU_XOR:
+                    res = a ^ b;
+                    cpu.ccOp = CC_LOGIC;
+                    break;
+                  case ALU_SUB:
+                  case ALU_CMP:
+                    res = (a - b) | 0;
+                    cpu.ccOp = CC_SUB;
+                    cpu.ccA = a;
+                    cpu.ccB = b;
+                    break;
+                  default:
+                    // ADC, SBB: with the carry in (alu.ts).
+                    res = alu(cpu, kind, a, b, 31);
+                }
                 cpu.ccR = res;
                 cpu.ccSz = 31;
-                cpu.ccC = cf | (of << 11);
-                break;
+                if (kind !== ALU_CMP) r[d] = res;
+                pc = (pc + len) | 0;
               }
-              case H_NOT_R:
-                r[b1 & 7] = ~r[b1 & 7]!;
-                cpu.ip = (ip + 2) | 0;
-                break;
-              case H_TEST_RI:
-                logicFlags(cpu, r[b1 & 7]! & imm32(ram, p0 + 2), 31);
-                cpu.ip = (ip + 6) | 0;
-                break;
-              case H_JMP8:
-                hotJump(cpu, ip, ip + 2 + ((b1 << 24) >> 24));
-                break;
-              case H_JMP32:
-                hotJump(cpu, ip, ip + 5 + imm32(ram, p0 + 1));
-                break;
-              case H_NOP:
-                cpu.ip = (ip + 1) | 0;
-                break;
-              default: {
-                // H_LEA: the 32-bit effective address (LEA Gv,M with 32-bit operand and address).
-                const off = hotEa(cpu, ram, p0 + 2, b1);
-                r[(b1 >> 3) & 7] = off;
-                cpu.ip = (ip + (cpu.hotNext - p0)) | 0;
-              }
+              retired++;
+              if (!fusable || steps >= max || pc < winStart || pc > winEnd) break;
+              q = pc + bias;
+              c0 = ram[q]!;
+              c1 = ram[q + 1]!;
+              hh = HOT[(c0 << 8) | c1]!;
+              if (hh === 0 || hh >= H_MAY_FAULT) break;
+              steps++;
             }
-            if (kind >= 0) {
-              let res: number;
-              switch (kind) {
-                case ALU_ADD:
-                  res = (a + b) | 0;
-                  cpu.ccOp = CC_ADD;
-                  cpu.ccA = a;
-                  cpu.ccB = b;
-                  break;
-                case ALU_OR:
-                  res = a | b;
-                  cpu.ccOp = CC_LOGIC;
-                  break;
-                case ALU_AND:
-                  res = a & b;
-                  cpu.ccOp = CC_LOGIC;
-                  break;
-                case ALU_XOR:
-                  res = a ^ b;
-                  cpu.ccOp = CC_LOGIC;
-                  break;
-                case ALU_SUB:
-                case ALU_CMP:
-                  res = (a - b) | 0;
-                  cpu.ccOp = CC_SUB;
-                  cpu.ccA = a;
-                  cpu.ccB = b;
-                  break;
-                default:
-                  // ADC, SBB: with the carry in (alu.ts).
-                  res = alu(cpu, kind, a, b, 31);
-              }
-              cpu.ccR = res;
-              cpu.ccSz = 31;
-              if (kind !== ALU_CMP) r[d] = res;
-              cpu.ip = (ip + len) | 0;
-            }
-            cpu.icount++;
+            cpu.ip = pc;
+            cpu.icount += retired;
             continue;
           }
           cpu.startSp = cpu.regs[4]!;

@@ -165,8 +165,8 @@ function setUp(cpu: Cpu, c: Case): void {
   ];
 }
 
-function outcome(cpu: Cpu): Outcome {
-  const exit = cpu.run(2);
+function outcome(cpu: Cpu, budget = 2): Outcome {
+  const exit = cpu.run(budget);
   return {
     reason: exit.reason,
     instructions: exit.instructions,
@@ -180,17 +180,29 @@ function outcome(cpu: Cpu): Outcome {
 const EMPTY = new Uint8Array(HOT.length);
 
 /** Runs `c` on `a` with the hot table in place and on `b` with it emptied. */
-function both(a: Cpu, b: Cpu, c: Case): [Outcome, Outcome] {
+function both(a: Cpu, b: Cpu, c: Case, budget = 2): [Outcome, Outcome] {
   setUp(a, c);
   setUp(b, c);
-  const hot = outcome(a);
+  const hot = outcome(a, budget);
   const saved = HOT.slice();
   HOT.set(EMPTY);
   try {
-    return [hot, outcome(b)];
+    return [hot, outcome(b, budget)];
   } finally {
     HOT.set(saved);
   }
+}
+
+function same(ma: Cpu, mb: Cpu, a: Outcome, b: Outcome): boolean {
+  return (
+    a.reason === b.reason &&
+    a.instructions === b.instructions &&
+    a.eip === b.eip &&
+    a.eflags === b.eflags &&
+    a.lastVector === b.lastVector &&
+    a.regs.every((v, i) => v === b.regs[i]) &&
+    view(ma).equals(view(mb))
+  );
 }
 
 /** A Buffer over the machine's RAM (no copy), for a fast comparison. */
@@ -235,15 +247,7 @@ describe('run loop hot path', () => {
         const [a, b] = both(ma, mb, c);
         cases++;
         if (a.lastVector !== -1) faults++;
-        const same =
-          a.reason === b.reason &&
-          a.instructions === b.instructions &&
-          a.eip === b.eip &&
-          a.eflags === b.eflags &&
-          a.lastVector === b.lastVector &&
-          a.regs.every((v, i) => v === b.regs[i]) &&
-          view(ma).equals(view(mb));
-        if (!same && failures.length < 10) {
+        if (!same(ma, mb, a, b) && failures.length < 10) {
           failures.push(`${hex(c.bytes.slice(0, 8))}: hot ${JSON.stringify(a)} generic ${JSON.stringify(b)}`);
         }
       }
@@ -254,6 +258,44 @@ describe('run loop hot path', () => {
     expect(failures).toEqual([]);
     // The random states reach the fault paths (limits, #PF, CS limit) as well as normal execution.
     expect(faults).toBeGreaterThan(cases / 50);
+  });
+
+  it('agrees on runs of hot instructions (EIP and the count kept in locals) at every budget', {
+    timeout: 120_000,
+  }, () => {
+    // Sequences of 8 instructions drawn from the table (each with its encoding's bytes: ModRM,
+    // SIB, displacement and immediate bytes are random), run with budgets 1..12, so that the hot
+    // path's consecutive execution, its budget check and its write-back are all compared.
+    const next = rng(0x0ddba11);
+    const entries: number[] = [];
+    for (let i = 0; i < 0x10000; i++) if (HOT[i] !== 0) entries.push(i);
+    const ma = newMachine();
+    const mb = newMachine();
+    const failures: string[] = [];
+    let cases = 0;
+    for (let k = 0; k < 1500; k++) {
+      const base = randomCase(next, 0x90, 0x90);
+      const bytes: number[] = [];
+      while (bytes.length < 15 * 8) {
+        const e = entries[next() % entries.length]!;
+        const tail = Array.from({ length: 6 }, () => (next() & 1 ? 0 : next() & 0xff));
+        // Short jumps stay inside the sequence most of the time.
+        if (e >> 8 >= 0x70 && e >> 8 <= 0x7f) bytes.push(e >> 8, next() & 0x0f);
+        else bytes.push(e >> 8, e & 0xff, ...tail);
+      }
+      const c = { ...base, bytes: bytes.slice(0, 15 * 8) };
+      for (const budget of [1 + (k % 12), 64]) {
+        const [a, b] = both(ma, mb, c, budget);
+        cases++;
+        if (!same(ma, mb, a, b) && failures.length < 10) {
+          failures.push(
+            `${hex(c.bytes.slice(0, 24))} budget ${budget}: hot ${JSON.stringify(a)} generic ${JSON.stringify(b)}`,
+          );
+        }
+      }
+    }
+    console.log(`hot path sequences: ${cases} cases`);
+    expect(failures).toEqual([]);
   });
 
   it('executes self-modifying code exactly (the table reads the bytes, nothing is cached)', () => {
