@@ -8,8 +8,9 @@
 // the straddle and alignment checks, the unaligned in-page path, and on a miss `syncClock()` plus
 // the `Memory` call (the MMU's slow path, which walks the page tables and fills the TLB).
 //
-// - "core.ts today": the tag/offset lookup of x86-core's core.ts as it is (bus.ts `tag`/`offset`).
-// - "page map": the lookup through bus.ts `SoftTlb.pageMap` proposed for the CPU: one load and one
+// - "tag/offset (old core.ts)": the tag/offset lookup x86-core's core.ts used before it moved to the
+//   page map (bus.ts `tag`/`offset`), kept for comparison.
+// - "page map": the lookup through bus.ts `SoftTlb.pageMap` that x86-core's core.ts uses: one load and one
 //   test (`((lin | o) & 3) === 0` is "present and aligned"), everything else in one out-of-line
 //   method whose result gets `| 0`.
 // - "tag/offset, rest out of line": the tag/offset lookup in the page map's structure (diagnostic:
@@ -289,7 +290,7 @@ function model(kind, mmu, base) {
 
 const rawMissBase = { value: BASE };
 const models = [
-  ['core.ts today (tag/offset), paging on', model('tagOffset', paged, LIN)],
+  ['tag/offset (old core.ts), paging on', model('tagOffset', paged, LIN)],
   ['tag/offset, rest out of line, paging on', model('tagOffsetOutOfLine', paged, LIN)],
   ['page map, paging on', model('pageMap', paged, LIN)],
   ['page map, paging off', model('pageMap', flat, BASE)],
