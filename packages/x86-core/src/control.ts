@@ -149,13 +149,12 @@ export function iret(cpu: Cpu): void {
   const ip = o32 ? cpu.peek32(0) : cpu.peek16(0);
   const sel = (o32 ? cpu.peek32(n) : cpu.peek16(n)) & 0xffff;
   const fl = o32 ? cpu.peek32(2 * n) : cpu.peek16(2 * n);
-  if (!isProtected(cpu)) {
-    if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
-    loadCsReal(cpu, sel);
-    cpu.addSp(3 * n);
-    cpu.ip = ip;
-    writeFlags(cpu, fl, o32 ? 0x257fd5 : 0x7fd5);
-  }
+  // Real mode (protected and virtual-8086 mode returned above).
+  if (ip >>> 0 > cpu.csLimit) cpu.raise(EXC_GP, 0);
+  loadCsReal(cpu, sel);
+  cpu.addSp(3 * n);
+  cpu.ip = ip;
+  writeFlags(cpu, fl, o32 ? 0x257fd5 : 0x7fd5);
   cpu.nmiBlocked = false;
 }
 
